@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"meldeweg.dev/meldeweg/schemas"
+)
+
+// config is the operator's configuration file (JSON). Every field is
+// optional; the zero value runs on embedded defaults. Relative paths are
+// taken relative to the file's directory.
+type config struct {
+	// SchemaDirs are schema directories, as with --schema-dir.
+	SchemaDirs []string `json:"schema_dirs,omitempty"`
+	// Bundles are schema bundles described inline; see schemas.Manifest.
+	Bundles []schemas.Manifest `json:"bundles,omitempty"`
+
+	dir string // directory of the file, for relative paths
+}
+
+// loadConfig reads the configuration at path; "" gives the defaults.
+func loadConfig(path string) (*config, error) {
+	c := &config{}
+	if path == "" {
+		wd, _ := os.Getwd()
+		c.dir = wd
+		return c, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c.dir = filepath.Dir(abs)
+	for i, d := range c.SchemaDirs {
+		c.SchemaDirs[i] = c.abs(d)
+	}
+	return c, nil
+}
+
+// abs resolves p against the configuration's directory.
+func (c *config) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
