@@ -251,13 +251,13 @@ type Result struct {
 func (r Result) Valid() bool { return r.WellFormed && r.Errors == 0 }
 
 type validateState struct {
-	ctx    context.Context
-	r      io.Reader
-	name   string
-	report func(Problem)
-	res    Result
+	ctx     context.Context
+	r       io.Reader
+	name    string
+	report  func(Problem)
+	res     Result
 	readErr error
-	fatal  bool
+	fatal   bool
 }
 
 // Validate reads the document from r to its end and reports every problem
