@@ -22,8 +22,8 @@
 //
 // libxml2 2.9 validates XML Schema 1.0, not 1.1. Positions are those of the
 // start tag of the element a validity error concerns (the same line the
-// tree-based validator of xmllint --schema reports); the column is the one
-// just after that start tag.
+// tree-based validator of xmllint --schema reports); the column is that of
+// the ">" closing the start tag.
 package xsd
 
 /*
@@ -282,7 +282,7 @@ func (s *Schema) Validate(ctx context.Context, r io.Reader, name string, report 
 		st.res.WellFormed = false
 		return st.res, st.readErr
 	}
-	if ret < 0 {
+	if ret < 0 && !st.fatal {
 		return st.res, fmt.Errorf("%s: libxml2 internal error %d during validation", name, int(ret))
 	}
 	if ret > 0 && st.res.Errors == 0 {
