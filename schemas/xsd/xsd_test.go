@@ -66,7 +66,7 @@ const codesXSD = `<?xml version="1.0"?>
 func testSchema(t testing.TB) *xsd.Schema {
 	t.Helper()
 	s, err := xsd.Compile(mapSource{entry: "/test/main.xsd", docs: map[string]string{
-		"/test/main.xsd":                  mainXSD,
+		"/test/main.xsd":                 mainXSD,
 		"http://codes.example/codes.xsd": codesXSD,
 	}})
 	if err != nil {
