@@ -1,0 +1,94 @@
+// Package register is Meldeweg's tamper-evident record of everything that
+// happens to a message, and the durable outbox that drives sending. It is
+// the shared vocabulary (entries, states, errors, the Store interface,
+// verification and export); the backends live in sub-packages:
+//
+//   - sqlitestore: the embedded default (modernc.org/sqlite, no cgo).
+//   - pgstore: PostgreSQL via pgx v5, for several instances sharing one
+//     outbox.
+//   - payload: the sealed (encrypted) payload files next to the register,
+//     addressed by the SHA-256 of their plaintext.
+//   - registertest: the conformance suite every backend passes.
+//
+// # Entries and the chain
+//
+// An Entry records one event (built, checked, sealed, queued, sending,
+// sent, retry-wait, acknowledged, rejected, dead, receipt, feedback,
+// received, payload-deleted) with its sequence number, UTC time from the
+// store's clock, direction, channel, endpoint, message ID, related message
+// ID, correlation key, attempt, payload SHA-256 and size, actor and a short
+// detail. Its hash is SHA-256 over a canonical, versioned encoding of all
+// of these and the previous entry's hash (see NewEntry, the only place a
+// hash is computed). Each store also keeps a head (last sequence number and
+// hash) updated in the same transaction, so removing entries from the end
+// is noticed too. VerifyChain recomputes everything and names the first
+// broken entry in a *ChainError.
+//
+// There is no API to change or delete an entry. Both backends refuse UPDATE
+// and DELETE on the entry table with triggers; someone with direct write
+// access to the database can drop the triggers, which is why Verify exists
+// and why auditors should keep the head hash of each export.
+//
+// # No personal data in plain fields
+//
+// Correlation keys are built from a Trägernummer and month (XSozialKey) or
+// a Maßnahmeschlüssel and a participant Pseudonym (EmawKey): an HMAC of
+// Kundennummer and cosachid under a per-instance key, never the raw
+// values. Endpoints may not carry user info, query or fragment; actors and
+// message IDs have restricted alphabets. Detail is free text for causes
+// ("HTTP 503", "rule R13_0030") and must not be given personal data.
+//
+// # The outbox
+//
+// Each outbound message moves through an explicit state machine. Every
+// transition is a compare-and-set on (state, attempt) and appends its
+// entry in the same transaction:
+//
+//	             Enqueue
+//	                │
+//	                ▼
+//	            ┌────────┐  Claim   ┌─────────┐  MarkSent  ┌──────┐ MarkAcknowledged ┌──────────────┐
+//	            │ queued │ ───────▶ │ sending │ ─────────▶ │ sent │ ───────────────▶ │ acknowledged │
+//	            └────────┘          └─────────┘            └──────┘                  └──────────────┘
+//	                 ▲   Claim (due)  │  ▲  │  MarkRejected   │  │ MarkRejected     ┌──────────┐
+//	                 │  ┌─────────────┘  │  └─────────────────┼──┴────────────────▶ │ rejected │
+//	                 │  │  Claim (lease  │                    │                     └──────────┘
+//	                 │  │  expired)  ────┘     MarkRetry      │ MarkRetry (BA asks
+//	                 │  │                    (attempts left)  │  for re-delivery)
+//	                 │  ┌────────────┐ ◀─────────────────────┘
+//	                 │  │ retry-wait │ ◀── MarkRetry from sending
+//	                 │  └────────────┘
+//	                 │        MarkRetry with no attempts left, or MarkDead from
+//	                 │        any non-final state ──────────▶ ┌──────┐
+//	                 │                                        │ dead │
+//	                 │                                        └──────┘
+//
+// Claim takes queued messages, retry-wait messages whose NextAttemptAt has
+// come, and sending messages whose worker's lease expired (the worker died
+// mid-upload); each claim is a new attempt (Attempt+1) under the same
+// stable MessageID, which the client sends in a header so the receiver
+// drops duplicates. A resend after rejected or dead is a new message whose
+// ResendOf (and its entries' Related) links it to the original.
+// MarkRetry turns into dead once Attempt reaches MaxAttempts; Apply is the
+// one function that decides transitions, shared by both backends.
+//
+// # What each backend cannot do
+//
+// SQLite: one writer at a time per database file. Every write transaction
+// starts with BEGIN IMMEDIATE and waits up to the busy timeout (default 10
+// s) for the lock; claims from several processes on one file are therefore
+// serialised rather than skipped past (there is no SKIP LOCKED). The file
+// must be on a local disk (WAL does not work over network file systems).
+// Commits are synchronous (synchronous=FULL), which bounds appends per
+// second by the disk's fsync rate.
+//
+// PostgreSQL: appends are serialised on the head row (SELECT … FOR UPDATE),
+// so append throughput is bounded by one transaction at a time; claims use
+// FOR UPDATE SKIP LOCKED and do run in parallel across instances. The
+// immutability triggers bind every role except one that may drop them
+// (the table owner); run Meldeweg as a role that does not own the tables
+// if that matters.
+//
+// Neither backend returns ErrNotImplemented today; it is reserved for
+// future optional methods.
+package register

@@ -1,0 +1,125 @@
+package register
+
+import (
+	"context"
+	"iter"
+)
+
+// Store is the register and the outbox in one transactional store: every
+// outbox change appends its entry in the same transaction, so the two never
+// disagree. Implementations: sqlitestore (embedded default) and pgstore.
+// All methods are safe for concurrent use, also from several processes on
+// one database.
+//
+// There is deliberately no method to change or delete an entry.
+type Store interface {
+	// Append adds an entry with the next sequence number, the store's
+	// clock time and the chain hash, and returns it. Invalid params give a
+	// *FieldError (errors.Is ErrInvalidParams) and append nothing.
+	Append(ctx context.Context, p AppendParams) (Entry, error)
+	// Get returns entry seq, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, seq int64) (Entry, error)
+	// List returns entries in sequence order after p.After, at most
+	// p.Limit of them; an empty slice means there are no more.
+	List(ctx context.Context, p ListParams) ([]Entry, error)
+	// Verify recomputes every entry's hash and link from the first entry
+	// on and checks the last one against the stored head. A broken chain
+	// is reported as a *ChainError (errors.Is ErrChainBroken) naming the
+	// first broken entry, together with the report up to it; other errors
+	// mean verification could not run.
+	Verify(ctx context.Context) (VerifyReport, error)
+
+	// Enqueue puts a new message in state queued. An existing ID gives
+	// ErrDuplicateMessage; a ResendOf that does not exist gives
+	// ErrNotFound.
+	Enqueue(ctx context.Context, p EnqueueParams) (Message, error)
+	// Claim moves up to p.Limit claimable messages (see Claimable), oldest
+	// first, to sending as a new attempt, and returns them. No message is
+	// handed to two concurrent claimers. An empty slice means nothing is
+	// due.
+	Claim(ctx context.Context, p ClaimParams) ([]Message, error)
+	// Transition applies t (see Apply) as a compare-and-set: the message
+	// changes only if it is still in the state and attempt t expects,
+	// else a *StateConflictError (errors.Is ErrStateConflict) and nothing
+	// changes. An unknown ID gives ErrNotFound.
+	Transition(ctx context.Context, t Transition) (Message, error)
+	// Message returns the message with id, or ErrNotFound.
+	Message(ctx context.Context, id MessageID) (Message, error)
+	// Messages lists messages matching p, oldest first.
+	Messages(ctx context.Context, p MessagesParams) ([]Message, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// ListParams selects entries.
+type ListParams struct {
+	// After: only entries with a greater sequence number. 0 starts at the
+	// first.
+	After int64
+	// Limit: at most this many; defaults to 1000, at most 10000.
+	Limit int
+	// MessageID: only entries for this message (as MessageID or Related).
+	MessageID MessageID
+}
+
+// CheckList fills ListParams defaults; backends call it first.
+func CheckList(p ListParams) (ListParams, error) {
+	if p.Limit == 0 {
+		p.Limit = 1000
+	}
+	if p.Limit < 0 || p.Limit > 10000 {
+		return p, &FieldError{Field: "Limit", Expected: "1 to 10000 (0 for 1000)"}
+	}
+	if p.After < 0 {
+		return p, &FieldError{Field: "After", Expected: "0 or more"}
+	}
+	return p, nil
+}
+
+// MessagesParams selects messages. Zero fields do not filter.
+type MessagesParams struct {
+	State       MessageState
+	Correlation CorrelationKey
+	// Limit: at most this many; defaults to 1000, at most 10000.
+	Limit int
+}
+
+// CheckMessages fills MessagesParams defaults; backends call it first.
+func CheckMessages(p MessagesParams) (MessagesParams, error) {
+	if p.Limit == 0 {
+		p.Limit = 1000
+	}
+	if p.Limit < 0 || p.Limit > 10000 {
+		return p, &FieldError{Field: "Limit", Expected: "1 to 10000 (0 for 1000)"}
+	}
+	if p.State != "" && !p.State.Valid() {
+		return p, &FieldError{Field: "State", Expected: "one of register.MessageStates()"}
+	}
+	return p, nil
+}
+
+// All iterates over every entry of s in sequence order (matching
+// messageID if not empty), fetching pages of 1000. It stops at the first
+// error, which it yields.
+func All(ctx context.Context, s Store, messageID MessageID) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		var after int64
+		for {
+			page, err := s.List(ctx, ListParams{After: after, Limit: 1000, MessageID: messageID})
+			if err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			if len(page) == 0 {
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			after = page[len(page)-1].Seq()
+		}
+	}
+}
