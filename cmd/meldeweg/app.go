@@ -231,11 +231,7 @@ func printCommandList(w io.Writer, header string, cmds []*command) {
 }
 
 func runCommand(e *env, c *command, args []string) int {
-	fs := flag.NewFlagSet(e.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	if c.setFlags != nil {
-		c.setFlags(fs)
-	}
+	fs := c.flagSet(e.name)
 	usage := func(w io.Writer) {
 		fmt.Fprint(w, commandHelp(e.name, c))
 		var any bool
@@ -290,3 +286,14 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// flagSet returns a fresh flag set with c's flags; parse errors are
+// returned, never printed or fatal.
+func (c *command) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if c.setFlags != nil {
+		c.setFlags(fs)
+	}
+	return fs
+}
