@@ -83,11 +83,11 @@ var (
 )
 
 // CheckKundennummer reports whether k has the form of a BA Kundennummer:
-// three digits, a capital letter, six digits (e.g. 123A456789). The error
+// three digits, a capital letter, six digits (the form 999X999999). The error
 // does not repeat the value: a Kundennummer is personal data.
 func CheckKundennummer(k string) error {
 	if !reKundennummer.MatchString(k) {
-		return fmt.Errorf("expected three digits, a capital letter and six digits (e.g. 123A456789), got %d characters", len([]rune(k)))
+		return fmt.Errorf("expected three digits, a capital letter and six digits (the form 999X999999), got %d characters", len([]rune(k)))
 	}
 	return nil
 }
