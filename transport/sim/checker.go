@@ -1,0 +1,126 @@
+package sim
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"meldeweg.dev/meldeweg/transport/baapi"
+)
+
+// StructuralChecker is the default Checker. It checks the envelope only:
+// an eM@w upload must be a ZIP whose entries are all readable and whose
+// .xml entries are well-formed XML; an XSozial upload must be a DER/BER
+// SEQUENCE (the outer shape of a CMS ContentInfo). It does not decrypt,
+// verify signatures or validate against schemas; give Config.Checker a
+// checker built on transport/cms, xsozial and emaw for that.
+//
+// Its replies are small XML documents in the simulator's own model format
+// (namespace "urn:meldeweg:sim"), not the BA's: <Quittung> with
+// <Ergebnis>OK|NOK</Ergebnis> for eM@w and <Rueckmeldung> with
+// <Ergebnis>angenommen|abgelehnt</Ergebnis> for XSozial, each with the
+// message ID and one <Befund> per finding.
+type StructuralChecker struct{}
+
+// Check implements Checker.
+func (StructuralChecker) Check(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (Reply, error) {
+	var findings []string
+	switch ch {
+	case baapi.ChannelEmaw:
+		findings = checkZip(payload)
+	case baapi.ChannelXSozial:
+		f, err := os.Open(payload)
+		if err != nil {
+			return Reply{}, err
+		}
+		defer f.Close()
+		var head [1]byte
+		if _, err := io.ReadFull(f, head[:]); err != nil || head[0] != 0x30 {
+			findings = append(findings, "RTX_0001 the delivery is not a CMS structure (no DER/BER SEQUENCE)")
+		}
+	default:
+		return Reply{}, fmt.Errorf("unknown channel %q", ch)
+	}
+	return modelReply(ch, id, findings), nil
+}
+
+func checkZip(payload string) []string {
+	zr, err := zip.OpenReader(payload)
+	if err != nil {
+		return []string{"ZIP_0001 the upload is not a readable ZIP file: " + err.Error()}
+	}
+	defer zr.Close()
+	if len(zr.File) == 0 {
+		return []string{"ZIP_0002 the ZIP file is empty"}
+	}
+	var findings []string
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			findings = append(findings, fmt.Sprintf("ZIP_0003 entry %q: %v", f.Name, err))
+			continue
+		}
+		if strings.HasSuffix(strings.ToLower(f.Name), ".xml") {
+			dec := xml.NewDecoder(io.LimitReader(rc, 256<<20))
+			for {
+				_, err := dec.Token()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					findings = append(findings, fmt.Sprintf("XML_0001 entry %q: not well-formed: %v", f.Name, err))
+					break
+				}
+			}
+		} else if _, err := io.Copy(io.Discard, rc); err != nil {
+			findings = append(findings, fmt.Sprintf("ZIP_0003 entry %q: %v", f.Name, err))
+		}
+		rc.Close()
+	}
+	return findings
+}
+
+// modelReply renders the simulator's model reply; no findings means OK.
+func modelReply(ch baapi.Channel, id baapi.MessageID, findings []string) Reply {
+	type doc struct {
+		XMLName   xml.Name
+		Xmlns     string   `xml:"xmlns,attr"`
+		MessageID string   `xml:"MessageID"`
+		Ergebnis  string   `xml:"Ergebnis"`
+		Befund    []string `xml:"Befund"`
+	}
+	d := doc{Xmlns: "urn:meldeweg:sim", MessageID: string(id), Befund: findings}
+	outcome := baapi.OutcomeOK
+	if len(findings) > 0 {
+		outcome = baapi.OutcomeNOK
+	}
+	name := string(id)
+	if ch == baapi.ChannelEmaw {
+		d.XMLName.Local = "Quittung"
+		d.Ergebnis = map[baapi.Outcome]string{baapi.OutcomeOK: "OK", baapi.OutcomeNOK: "NOK"}[outcome]
+		name += "." + d.Ergebnis + ".xml"
+	} else {
+		d.XMLName.Local = "Rueckmeldung"
+		d.Ergebnis = map[baapi.Outcome]string{baapi.OutcomeOK: "angenommen", baapi.OutcomeNOK: "abgelehnt"}[outcome]
+		name += ".rueckmeldung.xml"
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", "  ")
+	enc.Encode(d)
+	b.WriteByte('\n')
+	return Reply{Outcome: outcome, Name: name, Data: b.Bytes()}
+}
+
+// internalErrorReply is the NOK the BA sends when its own processing
+// failed; the sender re-delivers.
+func internalErrorReply(ch baapi.Channel, id baapi.MessageID) Reply {
+	return modelReply(ch, id, []string{"BA_0500 BA-interner Fehler; bitte erneut liefern"})
+}
