@@ -44,24 +44,24 @@
 // transition is a compare-and-set on (state, attempt) and appends its
 // entry in the same transaction:
 //
-//	             Enqueue
-//	                │
-//	                ▼
-//	            ┌────────┐  Claim   ┌─────────┐  MarkSent  ┌──────┐ MarkAcknowledged ┌──────────────┐
-//	            │ queued │ ───────▶ │ sending │ ─────────▶ │ sent │ ───────────────▶ │ acknowledged │
-//	            └────────┘          └─────────┘            └──────┘                  └──────────────┘
-//	                 ▲   Claim (due)  │  ▲  │  MarkRejected   │  │ MarkRejected     ┌──────────┐
-//	                 │  ┌─────────────┘  │  └─────────────────┼──┴────────────────▶ │ rejected │
-//	                 │  │  Claim (lease  │                    │                     └──────────┘
-//	                 │  │  expired)  ────┘     MarkRetry      │ MarkRetry (BA asks
-//	                 │  │                    (attempts left)  │  for re-delivery)
-//	                 │  ┌────────────┐ ◀─────────────────────┘
-//	                 │  │ retry-wait │ ◀── MarkRetry from sending
-//	                 │  └────────────┘
-//	                 │        MarkRetry with no attempts left, or MarkDead from
-//	                 │        any non-final state ──────────▶ ┌──────┐
-//	                 │                                        │ dead │
-//	                 │                                        └──────┘
+//	 Enqueue
+//	    │
+//	    ▼
+//	┌────────┐  Claim   ┌─────────┐  MarkSent  ┌──────┐ MarkAcknowledged ┌──────────────┐
+//	│ queued │ ───────▶ │ sending │ ─────────▶ │ sent │ ───────────────▶ │ acknowledged │
+//	└────────┘          └─────────┘            └──────┘                  └──────────────┘
+//	     ▲   Claim (due)  │  ▲  │  MarkRejected   │  │ MarkRejected     ┌──────────┐
+//	     │  ┌─────────────┘  │  └─────────────────┼──┴────────────────▶ │ rejected │
+//	     │  │  Claim (lease  │                    │                     └──────────┘
+//	     │  │  expired)  ────┘     MarkRetry      │ MarkRetry (BA asks
+//	     │  │                    (attempts left)  │  for re-delivery)
+//	     │  ┌────────────┐ ◀─────────────────────┘
+//	     │  │ retry-wait │ ◀── MarkRetry from sending
+//	     │  └────────────┘
+//	     │        MarkRetry with no attempts left, or MarkDead from
+//	     │        any non-final state ──────────▶ ┌──────┐
+//	     │                                        │ dead │
+//	     │                                        └──────┘
 //
 // Claim takes queued messages, retry-wait messages whose NextAttemptAt has
 // come, and sending messages whose worker's lease expired (the worker died

@@ -1,0 +1,523 @@
+// Package registertest is the conformance suite every register.Store
+// backend must pass. A backend's test calls Exercise once with a function
+// that opens a fresh, empty store:
+//
+//	func TestConformance(t *testing.T) {
+//		registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
+//			s, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlitestore.Options{Clock: clock})
+//			…
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// The suite only uses the public Store API, so it tests behaviour, not
+// backend internals. Tampering tests need raw database access and live in
+// each backend's own tests.
+package registertest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"meldeweg.dev/meldeweg/transport/register"
+)
+
+// OpenFunc opens a fresh, empty store whose times come from clock. It
+// registers its own cleanup with t.
+type OpenFunc func(t *testing.T, clock register.Clock) register.Store
+
+// Clock is a settable clock for tests; safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock standing at start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+var start = time.Date(2026, 3, 9, 23, 59, 30, 123456789, time.UTC)
+
+type bundle struct {
+	ctx   context.Context
+	store register.Store
+	clock *Clock
+}
+
+func setup(t *testing.T, open OpenFunc) *bundle {
+	t.Helper()
+	c := NewClock(start)
+	return &bundle{ctx: context.Background(), store: open(t, c.Now), clock: c}
+}
+
+func payload(s string) register.PayloadRef {
+	return register.PayloadRef{SHA256: sha256.Sum256([]byte(s)), Size: int64(len(s))}
+}
+
+func xsKey(t *testing.T, month string) register.CorrelationKey {
+	t.Helper()
+	k, err := register.XSozialKey("12345", month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func appendParams(i int) register.AppendParams {
+	return register.AppendParams{
+		Direction: register.DirectionIn, Channel: register.ChannelEmaw, Event: register.EventReceived,
+		Actor: register.System("poll"), Endpoint: "https://ba.example/emaw/mailbox",
+		MessageID: register.MessageID(fmt.Sprintf("in-%03d", i)), Payload: payload(fmt.Sprint(i)),
+		Detail: fmt.Sprintf("file %d", i),
+	}
+}
+
+func mustVerify(t *testing.T, s register.Store, want int64) {
+	t.Helper()
+	rep, err := s.Verify(context.Background())
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if rep.Entries != want {
+		t.Fatalf("Verify counted %d entries, want %d", rep.Entries, want)
+	}
+}
+
+func events(t *testing.T, s register.Store, id register.MessageID) []string {
+	t.Helper()
+	var out []string
+	for e, err := range register.All(context.Background(), s, id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s#%d", e.Event(), e.Attempt()))
+	}
+	return out
+}
+
+// Exercise runs the conformance suite against the backend that open
+// creates.
+func Exercise(t *testing.T, open OpenFunc) {
+	t.Run("AppendGetList", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		var want []register.Entry
+		for i := range 5 {
+			b.clock.Advance(time.Second)
+			e, err := b.store.Append(b.ctx, appendParams(i))
+			if err != nil {
+				t.Fatalf("Append %d: %v", i, err)
+			}
+			if e.Seq() != int64(i+1) {
+				t.Fatalf("entry %d got seq %d", i, e.Seq())
+			}
+			if got, wantT := e.Time(), b.clock.Now().Truncate(time.Microsecond); !got.Equal(wantT) || got.Location() != time.UTC {
+				t.Fatalf("entry time %v, want %v in UTC", got, wantT)
+			}
+			want = append(want, e)
+		}
+		if want[0].PrevHash() != (register.Hash{}) || want[1].PrevHash() != want[0].Hash() {
+			t.Fatal("entries are not chained")
+		}
+		for _, w := range want {
+			got, err := b.store.Get(b.ctx, w.Seq())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Record() != w.Record() {
+				t.Fatalf("Get(%d):\ngot  %+v\nwant %+v", w.Seq(), got.Record(), w.Record())
+			}
+		}
+		page, err := b.store.List(b.ctx, register.ListParams{After: 2, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != 2 || page[0].Seq() != 3 || page[1].Seq() != 4 {
+			t.Fatalf("List(After 2, Limit 2) gave %d entries", len(page))
+		}
+		byID, err := b.store.List(b.ctx, register.ListParams{MessageID: "in-003"})
+		if err != nil || len(byID) != 1 || byID[0].Seq() != 4 {
+			t.Fatalf("List(MessageID in-003) = %d entries, %v", len(byID), err)
+		}
+		mustVerify(t, b.store, 5)
+	})
+
+	t.Run("EmptyRegisterVerifies", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		mustVerify(t, b.store, 0)
+		if page, err := b.store.List(b.ctx, register.ListParams{}); err != nil || len(page) != 0 {
+			t.Fatalf("List on empty register = %d, %v", len(page), err)
+		}
+	})
+
+	t.Run("InvalidAppendWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		p := appendParams(1)
+		p.Endpoint = "https://ba.example/upload?kundennummer=123D456789"
+		_, err := b.store.Append(b.ctx, p)
+		var fe *register.FieldError
+		if !errors.As(err, &fe) || fe.Field != "Endpoint" || strings.Contains(err.Error(), "123D456789") {
+			t.Fatalf("got %v, want a FieldError for Endpoint that does not echo the value", err)
+		}
+		mustVerify(t, b.store, 0)
+	})
+
+	t.Run("GetMissing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		if _, err := b.store.Get(b.ctx, 1); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("got %v, want ErrNotFound", err)
+		}
+		if _, err := b.store.Message(b.ctx, "nope"); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("Message: got %v, want ErrNotFound", err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkDead("nope", "x", register.System("t"))); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("Transition: got %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ConcurrentAppends", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		const workers, each = 4, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					if _, err := b.store.Append(b.ctx, appendParams(w*each+i)); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		mustVerify(t, b.store, workers*each)
+	})
+
+	t.Run("EnqueueAndLink", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		op := register.Operator("alice")
+		m, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "orig-1", Channel: register.ChannelXSozial,
+			Endpoint: "xsozial-portal", Correlation: xsKey(t, "2026-02"), Payload: payload("a"), Actor: op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State != register.MessageQueued || m.Attempt != 0 || m.MaxAttempts != register.DefaultMaxAttempts {
+			t.Fatalf("new message %+v", m)
+		}
+		got, err := b.store.Message(b.ctx, "orig-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != m {
+			t.Fatalf("Message:\ngot  %+v\nwant %+v", got, m)
+		}
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "orig-1", Channel: register.ChannelXSozial, Payload: payload("b"), Actor: op}); !errors.Is(err, register.ErrDuplicateMessage) {
+			t.Fatalf("duplicate ID: got %v, want ErrDuplicateMessage", err)
+		}
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "r-1", ResendOf: "missing", Channel: register.ChannelXSozial, Payload: payload("b"), Actor: op}); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("resend of unknown message: got %v, want ErrNotFound", err)
+		}
+		r, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "corr-1", ResendOf: "orig-1", Channel: register.ChannelXSozial,
+			Correlation: xsKey(t, "2026-02"), Payload: payload("b"), Actor: op, Detail: "correction"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ResendOf != "orig-1" {
+			t.Fatalf("ResendOf = %q", r.ResendOf)
+		}
+		linked, err := b.store.List(b.ctx, register.ListParams{MessageID: "orig-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(linked) != 2 || linked[1].MessageID() != "corr-1" || linked[1].Related() != "orig-1" {
+			t.Fatalf("entries for orig-1 do not include the linked correction: %d entries", len(linked))
+		}
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{Channel: register.ChannelXSozial, Actor: op}); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("no payload: got %v, want ErrInvalidParams", err)
+		}
+		mustVerify(t, b.store, 2)
+	})
+
+	t.Run("Lifecycle", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("send")
+		m, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "m-1", Channel: register.ChannelEmaw, Payload: payload("x"), Actor: sys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w1", Limit: 5})
+		if err != nil || len(claimed) != 1 || claimed[0].Attempt != 1 || claimed[0].State != register.MessageSending || claimed[0].ClaimedBy != "w1" {
+			t.Fatalf("first Claim = %+v, %v", claimed, err)
+		}
+		retryAt := b.clock.Now().Add(time.Minute)
+		r, err := b.store.Transition(b.ctx, register.MarkRetry(m.ID, 1, retryAt, "HTTP 503", sys))
+		if err != nil || r.State != register.MessageRetryWait || !r.NextAttemptAt.Equal(retryAt.Truncate(time.Microsecond)) || r.LastError != "HTTP 503" {
+			t.Fatalf("MarkRetry = %+v, %v", r, err)
+		}
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w1"}); err != nil || len(c) != 0 {
+			t.Fatalf("Claim before the retry is due = %d messages, %v", len(c), err)
+		}
+		b.clock.Advance(time.Minute)
+		c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w2"})
+		if err != nil || len(c) != 1 || c[0].Attempt != 2 {
+			t.Fatalf("Claim when due = %+v, %v", c, err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkSent(m.ID, 2, sys)); err != nil {
+			t.Fatal(err)
+		}
+		ack := payload("OK")
+		a, err := b.store.Transition(b.ctx, register.MarkAcknowledged(m.ID, ack, sys))
+		if err != nil || a.State != register.MessageAcknowledged {
+			t.Fatalf("MarkAcknowledged = %+v, %v", a, err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkAcknowledged(m.ID, ack, sys)); !errors.Is(err, register.ErrStateConflict) {
+			t.Fatalf("second acknowledgement: got %v, want ErrStateConflict", err)
+		}
+		got := strings.Join(events(t, b.store, m.ID), " ")
+		want := "queued#0 sending#1 retry-wait#1 sending#2 sent#2 acknowledged#2"
+		if got != want {
+			t.Fatalf("events:\ngot  %s\nwant %s", got, want)
+		}
+		last, _ := b.store.List(b.ctx, register.ListParams{After: 5})
+		if len(last) != 1 || last[0].Payload() != ack {
+			t.Fatal("the acknowledgement entry does not name the acknowledgement payload")
+		}
+		mustVerify(t, b.store, 6)
+	})
+
+	t.Run("DeadAfterMaxAttempts", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("send")
+		m, err := b.store.Enqueue(b.ctx, register.EnqueueParams{Channel: register.ChannelEmaw, Payload: payload("x"), MaxAttempts: 2, Actor: sys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last register.Message
+		for attempt := 1; attempt <= 2; attempt++ {
+			if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w"}); err != nil || len(c) != 1 || c[0].Attempt != attempt {
+				t.Fatalf("Claim for attempt %d = %+v, %v", attempt, c, err)
+			}
+			if last, err = b.store.Transition(b.ctx, register.MarkRetry(m.ID, attempt, b.clock.Now(), "connection reset", sys)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if last.State != register.MessageDead {
+			t.Fatalf("after %d failed attempts the state is %s, want dead", 2, last.State)
+		}
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w"}); err != nil || len(c) != 0 {
+			t.Fatalf("a dead message was claimed again: %+v, %v", c, err)
+		}
+		got := strings.Join(events(t, b.store, m.ID), " ")
+		if want := "queued#0 sending#1 retry-wait#1 sending#2 dead#2"; got != want {
+			t.Fatalf("events:\ngot  %s\nwant %s", got, want)
+		}
+	})
+
+	t.Run("GuardedTransitionsChangeNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("send")
+		m, _ := b.store.Enqueue(b.ctx, register.EnqueueParams{Channel: register.ChannelEmaw, Payload: payload("x"), Actor: sys})
+		if _, err := b.store.Transition(b.ctx, register.MarkSent(m.ID, 1, sys)); !errors.Is(err, register.ErrStateConflict) {
+			t.Fatalf("MarkSent on a queued message: got %v, want ErrStateConflict", err)
+		}
+		var sc *register.StateConflictError
+		_, err := b.store.Transition(b.ctx, register.MarkAcknowledged(m.ID, register.PayloadRef{}, sys))
+		if !errors.As(err, &sc) || sc.Found != register.MessageQueued {
+			t.Fatalf("got %v, want a StateConflictError that found queued", err)
+		}
+		got, _ := b.store.Message(b.ctx, m.ID)
+		if got != m {
+			t.Fatalf("a refused transition changed the message:\ngot  %+v\nwant %+v", got, m)
+		}
+		mustVerify(t, b.store, 1)
+	})
+
+	t.Run("LeaseExpiryReclaims", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("send")
+		m, _ := b.store.Enqueue(b.ctx, register.EnqueueParams{Channel: register.ChannelXSozial, Payload: payload("x"), Actor: sys})
+		lease := 5 * time.Minute
+		if c, _ := b.store.Claim(b.ctx, register.ClaimParams{Worker: "dying", Lease: lease}); len(c) != 1 {
+			t.Fatal("first claim failed")
+		}
+		b.clock.Advance(lease - time.Second)
+		if c, _ := b.store.Claim(b.ctx, register.ClaimParams{Worker: "other", Lease: lease}); len(c) != 0 {
+			t.Fatal("a message was reclaimed before its lease expired")
+		}
+		b.clock.Advance(time.Second)
+		c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "other", Lease: lease})
+		if err != nil || len(c) != 1 || c[0].Attempt != 2 || c[0].ClaimedBy != "other" || c[0].ID != m.ID {
+			t.Fatalf("reclaim = %+v, %v", c, err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkSent(m.ID, 1, sys)); !errors.Is(err, register.ErrStateConflict) {
+			t.Fatalf("the stale worker's MarkSent: got %v, want ErrStateConflict", err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkSent(m.ID, 2, sys)); err != nil {
+			t.Fatal(err)
+		}
+		es, _ := b.store.List(b.ctx, register.ListParams{After: 2, Limit: 1})
+		if len(es) != 1 || !strings.Contains(es[0].Detail(), "reclaimed by other") {
+			t.Fatalf("the reclaim entry does not say so")
+		}
+	})
+
+	t.Run("ConcurrentClaimsNeverDouble", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		ConcurrentWorkers(t, []register.Store{b.store, b.store, b.store}, 60)
+	})
+
+	t.Run("MessagesFilter", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("run")
+		for i, month := range []string{"2026-01", "2026-01", "2026-02"} {
+			if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: register.MessageID(fmt.Sprint("m", i)), Channel: register.ChannelXSozial,
+				Correlation: xsKey(t, month), Payload: payload(month), Actor: sys}); err != nil {
+				t.Fatal(err)
+			}
+			b.clock.Advance(time.Millisecond)
+		}
+		if _, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w"}); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			p    register.MessagesParams
+			want string
+		}{
+			{register.MessagesParams{}, "m0 m1 m2"},
+			{register.MessagesParams{State: register.MessageQueued}, "m1 m2"},
+			{register.MessagesParams{Correlation: xsKey(t, "2026-01")}, "m0 m1"},
+			{register.MessagesParams{State: register.MessageSending, Correlation: xsKey(t, "2026-01")}, "m0"},
+			{register.MessagesParams{Limit: 1}, "m0"},
+		}
+		for _, tt := range tests {
+			ms, err := b.store.Messages(b.ctx, tt.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, m := range ms {
+				ids = append(ids, string(m.ID))
+			}
+			if got := strings.Join(ids, " "); got != tt.want {
+				t.Errorf("Messages(%+v) = %q, want %q", tt.p, got, tt.want)
+			}
+		}
+	})
+}
+
+// ConcurrentWorkers enqueues n messages through stores[0], then runs one
+// worker per store concurrently, each claiming up to 3 messages at a time
+// and marking them sent, until nothing is left. It fails the test if any
+// message is claimed or sent twice, or not sent at all, or if the register
+// does not verify afterwards. Backends pass several stores on one database
+// (separate connection pools or processes) to test sharing.
+func ConcurrentWorkers(t *testing.T, stores []register.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	sys := register.System("send")
+	for i := range n {
+		if _, err := stores[0].Enqueue(ctx, register.EnqueueParams{ID: register.MessageID(fmt.Sprintf("c-%04d", i)),
+			Channel: register.ChannelEmaw, Payload: payload(fmt.Sprint(i)), Actor: sys}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	sent := map[register.MessageID]string{}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(stores))
+	for w, s := range stores {
+		worker := fmt.Sprintf("worker-%d", w)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ms, err := s.Claim(ctx, register.ClaimParams{Worker: worker, Limit: 3})
+				if err != nil {
+					errs <- fmt.Errorf("%s: Claim: %w", worker, err)
+					return
+				}
+				if len(ms) == 0 {
+					return
+				}
+				for _, m := range ms {
+					mu.Lock()
+					if prev, dup := sent[m.ID]; dup {
+						mu.Unlock()
+						errs <- fmt.Errorf("message %s claimed by %s and again by %s", m.ID, prev, worker)
+						return
+					}
+					sent[m.ID] = worker
+					mu.Unlock()
+					time.Sleep(time.Millisecond) // "sending": lets the other workers in
+					if _, err := s.Transition(ctx, register.MarkSent(m.ID, m.Attempt, sys)); err != nil {
+						errs <- fmt.Errorf("%s: MarkSent %s: %w", worker, m.ID, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(sent) != n {
+		t.Errorf("%d of %d messages were sent", len(sent), n)
+	}
+	ms, err := stores[0].Messages(ctx, register.MessagesParams{State: register.MessageSent, Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != n {
+		t.Errorf("%d messages are in state sent, want %d", len(ms), n)
+	}
+	for _, m := range ms {
+		if m.Attempt != 1 {
+			t.Errorf("message %s took %d attempts, want 1", m.ID, m.Attempt)
+		}
+	}
+	perWorker := map[string]int{}
+	for _, w := range sent {
+		perWorker[w]++
+	}
+	t.Logf("messages per worker: %v", perWorker)
+	mustVerify(t, stores[0], int64(3*n))
+}
