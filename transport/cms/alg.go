@@ -76,16 +76,16 @@ var (
 
 // weakOIDs are refused by every profile with a named reason.
 var weakOIDs = map[string]string{
-	oidSHA1.String():                "SHA-1",
-	"1.2.840.113549.2.5":            "MD5",
-	"1.2.840.113549.1.1.5":          "SHA-1 with RSA",
-	"1.2.840.113549.1.1.4":          "MD5 with RSA",
-	"1.2.840.10045.4.1":             "ECDSA with SHA-1",
-	"1.3.14.3.2.7":                  "DES-CBC",
-	"1.2.840.113549.3.7":            "DES-EDE3-CBC",
-	"1.2.840.113549.3.2":            "RC2-CBC",
-	"1.2.840.113549.1.9.16.3.6":     "3DES key wrap",
-	"2.16.840.1.101.3.4.1.1":        "AES-128-ECB",
+	oidSHA1.String():            "SHA-1",
+	"1.2.840.113549.2.5":        "MD5",
+	"1.2.840.113549.1.1.5":      "SHA-1 with RSA",
+	"1.2.840.113549.1.1.4":      "MD5 with RSA",
+	"1.2.840.10045.4.1":         "ECDSA with SHA-1",
+	"1.3.14.3.2.7":              "DES-CBC",
+	"1.2.840.113549.3.7":        "DES-EDE3-CBC",
+	"1.2.840.113549.3.2":        "RC2-CBC",
+	"1.2.840.113549.1.9.16.3.6": "3DES key wrap",
+	"2.16.840.1.101.3.4.1.1":    "AES-128-ECB",
 }
 
 // hashes maps digest OIDs to hash functions; SHA-1 is deliberately absent.

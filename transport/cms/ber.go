@@ -431,4 +431,3 @@ func (o *octetReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
-

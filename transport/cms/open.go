@@ -155,10 +155,6 @@ func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (Signer
 	if err != nil {
 		return o.info, err
 	}
-	key, err := o.contentKey(ris)
-	if err != nil {
-		return o.info, err
-	}
 	if _, err := b.open(tagSequence, "EncryptedContentInfo"); err != nil {
 		return o.info, err
 	}
@@ -185,11 +181,23 @@ func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (Signer
 	if _, err := asn1.Unmarshal(algDER, &alg); err != nil {
 		return o.info, b.errorf(ErrMalformed, "contentEncryptionAlgorithm: %v", err)
 	}
-	switch {
-	case alg.Algorithm.Equal(oidAES256CBC) && !auth:
-		if o.opts.Profile == ProfileBSI {
-			return o.info, &AlgorithmError{Role: "content encryption", Name: "AES-256-CBC", Profile: o.opts.Profile, Reason: "the bsi profile requires AES-256-GCM"}
+	// The content algorithm is judged before any key is unwrapped.
+	if !(alg.Algorithm.Equal(oidAES256CBC) && !auth) && !(alg.Algorithm.Equal(oidAES256GCM) && auth) {
+		if n, ok := weakOIDs[alg.Algorithm.String()]; ok {
+			return o.info, &AlgorithmError{Role: "content encryption", OID: alg.Algorithm.String(), Name: n, Reason: "weak algorithms are refused by every profile"}
 		}
+		return o.info, &AlgorithmError{Role: "content encryption", OID: alg.Algorithm.String(),
+			Reason: "expected AES-256-CBC in EnvelopedData or AES-256-GCM in AuthEnvelopedData"}
+	}
+	if alg.Algorithm.Equal(oidAES256CBC) && o.opts.Profile == ProfileBSI {
+		return o.info, &AlgorithmError{Role: "content encryption", Name: "AES-256-CBC", Profile: o.opts.Profile, Reason: "the bsi profile requires AES-256-GCM"}
+	}
+	key, err := o.contentKey(ris)
+	if err != nil {
+		return o.info, err
+	}
+	switch {
+	case alg.Algorithm.Equal(oidAES256CBC):
 		var iv []byte
 		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &iv); err != nil {
 			return o.info, b.errorf(ErrMalformed, "AES-CBC IV: %v", err)
@@ -200,7 +208,7 @@ func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (Signer
 		}
 		plain = d
 		o.info.ContentEncryption = "AES-256-CBC"
-	case alg.Algorithm.Equal(oidAES256GCM) && auth:
+	default: // AES-256-GCM, checked above
 		var p struct {
 			Nonce  []byte
 			ICVLen int `asn1:"optional,default:12"`
@@ -216,12 +224,6 @@ func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (Signer
 		}
 		plain = &gcmReader{r: ciphertext, s: gcm}
 		o.info.ContentEncryption = "AES-256-GCM"
-	default:
-		if n, ok := weakOIDs[alg.Algorithm.String()]; ok {
-			return o.info, &AlgorithmError{Role: "content encryption", OID: alg.Algorithm.String(), Name: n, Reason: "weak algorithms are refused by every profile"}
-		}
-		return o.info, &AlgorithmError{Role: "content encryption", OID: alg.Algorithm.String(),
-			Reason: "expected AES-256-CBC in EnvelopedData or AES-256-GCM in AuthEnvelopedData"}
 	}
 
 	// The signed layer, read from the decrypted stream.
