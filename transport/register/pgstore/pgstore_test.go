@@ -1,0 +1,183 @@
+package pgstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/pgstore"
+	"meldeweg.dev/meldeweg/transport/register/pgstore/pgtest"
+	"meldeweg.dev/meldeweg/transport/register/registertest"
+	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
+)
+
+var (
+	server   *pgtest.Server
+	startErr error
+)
+
+func TestMain(m *testing.M) {
+	server, startErr = pgtest.Start()
+	code := m.Run()
+	if server != nil {
+		if err := server.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	os.Exit(code)
+}
+
+// newDB returns the DSN of a fresh database; it skips the test only when
+// the server binaries are absent.
+func newDB(t *testing.T) string {
+	t.Helper()
+	if errors.Is(startErr, pgtest.ErrNoBinaries) {
+		t.Skip(startErr)
+	}
+	if startErr != nil {
+		t.Fatalf("starting PostgreSQL: %v", startErr)
+	}
+	dsn, err := server.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+func openDSN(t *testing.T, dsn string, clock register.Clock) *pgstore.Store {
+	t.Helper()
+	s, err := pgstore.Open(context.Background(), dsn, pgstore.Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
+		return openDSN(t, newDB(t), clock)
+	})
+}
+
+func TestMigrationNumberingMatchesSQLite(t *testing.T) {
+	if got, want := pgstore.MigrationVersions(), sqlitestore.MigrationVersions(); !slices.Equal(got, want) {
+		t.Fatalf("PostgreSQL migrations %v, SQLite migrations %v", got, want)
+	}
+}
+
+// TestThreeInstancesShareTheOutbox runs three workers, each with its own
+// Store and connection pool, as three Meldeweg instances would.
+func TestThreeInstancesShareTheOutbox(t *testing.T) {
+	dsn := newDB(t)
+	var stores []register.Store
+	for range 3 {
+		stores = append(stores, openDSN(t, dsn, nil))
+	}
+	registertest.ConcurrentWorkers(t, stores, 150)
+}
+
+func seed(t *testing.T, s register.Store, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := s.Append(context.Background(), register.AppendParams{
+			Direction: register.DirectionOut, Channel: register.ChannelXSozial, Event: register.EventBuilt,
+			Actor: register.Operator("alice"), Detail: fmt.Sprintf("entry %d", i+1),
+			Payload: register.PayloadRef{SHA256: sha256.Sum256([]byte{byte(i)}), Size: 1},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestSQLRefusesUpdateDeleteTruncate(t *testing.T) {
+	dsn := newDB(t)
+	s := openDSN(t, dsn, nil)
+	seed(t, s, 3)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range []string{
+		`UPDATE register_entries SET detail = 'forged' WHERE seq = 2`,
+		`DELETE FROM register_entries WHERE seq = 3`,
+		`TRUNCATE register_entries`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); !pgstore.IsAppendOnlyRefusal(err) {
+			t.Errorf("%s: got %v, want the append-only refusal", stmt, err)
+		}
+	}
+	if _, err := s.Verify(ctx); err != nil {
+		t.Fatalf("register no longer verifies after refused statements: %v", err)
+	}
+}
+
+func TestVerifyCatchesDirectEdits(t *testing.T) {
+	tests := []struct {
+		name    string
+		sql     string
+		wantSeq int64
+		reason  string
+	}{
+		{"detail changed", `UPDATE register_entries SET detail = 'forged' WHERE seq = 4`, 4, "stored hash does not match"},
+		{"time changed", `UPDATE register_entries SET time = time + interval '1 microsecond' WHERE seq = 2`, 2, "stored hash does not match"},
+		{"entry removed", `DELETE FROM register_entries WHERE seq = 3`, 3, "entry missing"},
+		{"tail removed", `DELETE FROM register_entries WHERE seq >= 5`, 5, "entries missing at the end"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dsn := newDB(t)
+			s := openDSN(t, dsn, nil)
+			seed(t, s, 6)
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			for _, stmt := range []string{`ALTER TABLE register_entries DISABLE TRIGGER USER`, tt.sql} {
+				if _, err := conn.Exec(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			_, err = s.Verify(ctx)
+			var ce *register.ChainError
+			if !errors.As(err, &ce) {
+				t.Fatalf("got %v, want a *ChainError", err)
+			}
+			if ce.Seq != tt.wantSeq || !strings.Contains(ce.Reason, tt.reason) {
+				t.Fatalf("got entry %d (%s), want entry %d (%s)", ce.Seq, ce.Reason, tt.wantSeq, tt.reason)
+			}
+		})
+	}
+}
+
+func TestSchemaVersionFromTheFutureIsRefused(t *testing.T) {
+	dsn := newDB(t)
+	s := openDSN(t, dsn, nil)
+	ctx := context.Background()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("SchemaVersion = %d, %v", v, err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `UPDATE register_schema SET version = 999`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgstore.Open(ctx, dsn, pgstore.Options{}); !errors.Is(err, register.ErrSchemaVersion) {
+		t.Fatalf("got %v, want ErrSchemaVersion", err)
+	}
+}
