@@ -49,6 +49,10 @@ func commands() []*command {
 		validateCommand(),
 		schemasCommand(),
 		versionCommand(),
+		sealCommand(),
+		openCommand(),
+		pkiCommand(),
+		certsCommand(),
 	}
 }
 

@@ -18,6 +18,14 @@ type config struct {
 	SchemaDirs []string `json:"schema_dirs,omitempty"`
 	// Bundles are schema bundles described inline; see schemas.Manifest.
 	Bundles []schemas.Manifest `json:"bundles,omitempty"`
+	// CMSProfile is the algorithm profile of seal and open when --profile
+	// is not given: "compat" or "bsi". Defaults to compat.
+	CMSProfile string `json:"cms_profile,omitempty"`
+	// Certificates are the certificates "meldeweg certs check" watches.
+	Certificates []certConfig `json:"certificates,omitempty"`
+	// CertWarnDays is how many days before expiry "certs check" warns.
+	// Defaults to 60.
+	CertWarnDays int `json:"cert_warn_days,omitempty"`
 
 	dir string // directory of the file, for relative paths
 }

@@ -214,7 +214,7 @@ func Init(dir string, opts InitOptions) error {
 		opts.Password = "meldeweg-test"
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err == nil && !opts.Force {
-		return fmt.Errorf("%s: %w (use Force to replace it)", dir, ErrExists)
+		return fmt.Errorf("%s: %w", dir, ErrExists)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
