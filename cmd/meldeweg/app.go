@@ -49,6 +49,8 @@ func commands() []*command {
 		validateCommand(),
 		schemasCommand(),
 		versionCommand(),
+		simCommand(),
+		sendCommand(),
 		sealCommand(),
 		openCommand(),
 		pkiCommand(),

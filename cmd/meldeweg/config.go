@@ -18,6 +18,9 @@ type config struct {
 	SchemaDirs []string `json:"schema_dirs,omitempty"`
 	// Bundles are schema bundles described inline; see schemas.Manifest.
 	Bundles []schemas.Manifest `json:"bundles,omitempty"`
+	// BA is the BA endpoint and this instance's TLS identity, for send and
+	// poll; command-line flags override each field.
+	BA baConfig `json:"ba,omitempty"`
 	// CMSProfile is the algorithm profile of seal and open when --profile
 	// is not given: "compat" or "bsi". Defaults to compat.
 	CMSProfile string `json:"cms_profile,omitempty"`
@@ -28,6 +31,21 @@ type config struct {
 	CertWarnDays int `json:"cert_warn_days,omitempty"`
 
 	dir string // directory of the file, for relative paths
+}
+
+// baConfig is where the BA endpoint is and how Meldeweg authenticates to
+// it. Relative paths are taken relative to the configuration file.
+type baConfig struct {
+	// URL is the endpoint, "https://host:port".
+	URL string `json:"url,omitempty"`
+	// CACert is the BA's CA certificate (PEM), pinned as the only root.
+	CACert string `json:"ca_cert,omitempty"`
+	// ClientCert and ClientKey are the TLS client identity: PEM files, or
+	// a PKCS#12 file as ClientCert with ClientKey empty.
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
+	// KeyPasswordFile holds the PKCS#12 password.
+	KeyPasswordFile string `json:"key_password_file,omitempty"`
 }
 
 // loadConfig reads the configuration at path; "" gives the defaults.
@@ -55,6 +73,8 @@ func loadConfig(path string) (*config, error) {
 	for i, d := range c.SchemaDirs {
 		c.SchemaDirs[i] = c.abs(d)
 	}
+	c.BA.CACert, c.BA.ClientCert = c.abs(c.BA.CACert), c.abs(c.BA.ClientCert)
+	c.BA.ClientKey, c.BA.KeyPasswordFile = c.abs(c.BA.ClientKey), c.abs(c.BA.KeyPasswordFile)
 	return c, nil
 }
 
