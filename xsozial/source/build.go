@@ -233,9 +233,9 @@ type srcRecord struct {
 }
 
 type builder struct {
-	opts             Options
-	out              *xsozial.Writer
-	stats            Stats
+	opts              Options
+	out               *xsozial.Writer
+	stats             Stats
 	winFirst, winLast xsozial.Date
 
 	group    []srcRecord // records of the current BG
