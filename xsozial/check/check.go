@@ -443,8 +443,8 @@ type bgIndex struct {
 
 func (x *bgIndex) at(line int) string {
 	i := sort.Search(len(x.starts), func(i int) bool { return int(x.starts[i]) > line }) - 1
-	if i >= 0 && line <= int(x.ends[i]) {
-		return x.bgs[i]
+	if i >= 0 && (i >= len(x.ends) || line <= int(x.ends[i])) {
+		return x.bgs[i] // a block without end is open to the end of the file
 	}
 	return ""
 }

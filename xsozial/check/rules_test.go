@@ -1,0 +1,267 @@
+package check
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"meldeweg.dev/meldeweg/xsozial"
+	"meldeweg.dev/meldeweg/xsozial/synth"
+)
+
+// writeCase generates three clean BGs for month, lets mutate change them,
+// writes the dataset directly (no build: some faults cannot come out of a
+// build, which leaves out months outside the window) and checks it.
+func writeCase(t *testing.T, month string, mutate func(bgs []*synth.BG, fin *[]xsozial.Record)) *Report {
+	t.Helper()
+	m := mustMonth(month)
+	b := bundleFor(t, m)
+	var bgs []*synth.BG
+	fin, _, err := synth.Generate(synth.Options{BGs: 3, Seed: 11, Traeger: "12345", Month: m, Version: b.Version}, func(bg *synth.BG) error {
+		c := *bg
+		c.Records = slices.Clone(bg.Records)
+		bgs = append(bgs, &c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(bgs, &fin)
+	}
+	path := filepath.Join(t.TempDir(), FileName("12345", m, true))
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := xsozial.NewWriter(f, b.Version)
+	var k xsozial.Record
+	k.Reset(xsozial.KindKopf)
+	copy(k.F[:], []string{"12345", month, m.Last().Format("2006-01-02"), "2026-11-02T08:00:00Z", "meldeweg", "test", "1", "T", b.Version})
+	must(t, w.Kopf(&k))
+	for _, bg := range bgs {
+		_, err := w.BeginBG(bg.Nummer)
+		must(t, err)
+		slices.SortStableFunc(bg.Records, func(a, b xsozial.Record) int { return int(a.Kind) - int(b.Kind) })
+		for i := range bg.Records {
+			_, err := w.Record(&bg.Records[i])
+			must(t, err)
+		}
+		must(t, w.EndBG())
+	}
+	for i := range fin {
+		_, err := w.Record(&fin[i])
+		must(t, err)
+	}
+	must(t, w.Close())
+	must(t, f.Close())
+	return checkPath(t, path)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func recOf(bg *synth.BG, k xsozial.Kind) *xsozial.Record {
+	for i := range bg.Records {
+		if bg.Records[i].Kind == k {
+			return &bg.Records[i]
+		}
+	}
+	return nil
+}
+
+// directCases trigger the rules no build can produce, and a few more.
+var directCases = map[string]func(bgs []*synth.BG, fin *[]xsozial.Record){
+	"R1_0010": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		r := (*fin)[0]
+		r.F[xsozial.FMonat] = "2025-01"
+		*fin = append(*fin, r)
+	},
+	"R1_0030": func(bgs []*synth.BG, fin *[]xsozial.Record) { *fin = (*fin)[:len(*fin)-1] },
+	"R2_0020": func(bgs []*synth.BG, fin *[]xsozial.Record) { bgs[1].Nummer = bgs[0].Nummer },
+	"R2_0030": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		r := *recOf(bgs[0], xsozial.KindBGMonat)
+		r.F[xsozial.MZahlmonat] = "2025-01"
+		r.F[xsozial.MBewilligungBeginn] = "2024-12-01"
+		bgs[0].Records = append(bgs[0].Records, r)
+		p := *recOf(bgs[0], xsozial.KindPerson)
+		p.F[xsozial.PMonat] = "2025-01"
+		bgs[0].Records = append(bgs[0].Records, p)
+	},
+	"R2_0080": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		bgs[0].Records = nil
+	},
+	"R3_0010": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		p := *recOf(bgs[0], xsozial.KindPerson)
+		p.F[xsozial.PMonat] = "2024-01"
+		bgs[0].Records = append(bgs[0].Records, p)
+	},
+	"R7_0020": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		r := *recOf(bgs[0], xsozial.KindAnspruch)
+		r.F[xsozial.AAnspruchsmonat] = "2030-01"
+		bgs[0].Records = append(bgs[0].Records, r)
+	},
+	"R13_0060": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		p := recOf(bgs[0], xsozial.KindPerson)
+		var r xsozial.Record
+		r.Reset(xsozial.KindMassnahme)
+		copy(r.F[:], []string{p.F[0], "10", "2030-01-01", "", "20.0", "100.00"})
+		if p.F[xsozial.PErwerbsfaehig] != "J" {
+			panic("first person is not erwerbsfähig")
+		}
+		bgs[0].Records = append(bgs[0].Records, r)
+	},
+	"R16_0050": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		p := recOf(bgs[0], xsozial.KindPerson)
+		var r xsozial.Record
+		r.Reset(xsozial.KindWiderspruch)
+		copy(r.F[:], []string{p.F[0], "1", "2030-01-01", "1"})
+		bgs[0].Records = append(bgs[0].Records, r)
+	},
+	"R18_0020": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		p := recOf(bgs[0], xsozial.KindPerson)
+		var r xsozial.Record
+		r.Reset(xsozial.KindBuT)
+		copy(r.F[:], []string{p.F[0], "6", "20.00", "2030-01"})
+		bgs[0].Records = append(bgs[0].Records, r)
+	},
+	"R18_0050": func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		for _, bg := range bgs {
+			for i := range bg.Records {
+				if bg.Records[i].Kind == xsozial.KindBuT {
+					bg.Records[i].F[xsozial.BBetrag] = "600.00"
+					return
+				}
+			}
+		}
+		panic("no BuT record to change")
+	},
+}
+
+// TestEveryRuleIsImplementedAndTriggered checks, for the rule table of
+// every embedded bundle, that each rule has code (Implemented) and a case
+// that triggers it: a direct case here, or an injected synth fault.
+func TestEveryRuleIsImplementedAndTriggered(t *testing.T) {
+	triggered := map[string]bool{}
+	for rule, mutate := range directCases {
+		for _, month := range []string{"2026-03", "2026-10"} {
+			rep := writeCase(t, month, mutate)
+			got := rep.Rules()
+			if got[rule] == 0 {
+				t.Errorf("%s (%s): not triggered; got %v", rule, month, keys(got))
+				continue
+			}
+			triggered[rule] = true
+		}
+	}
+	for _, month := range []string{"2026-03", "2026-10"} {
+		path, _ := buildSynth(t, 60, month, true)
+		for r := range checkPath(t, path).Rules() {
+			triggered[r] = true
+		}
+	}
+	for _, b := range testReg.All() {
+		if b.Standard != xsozial.Standard {
+			continue
+		}
+		spec, err := LoadSpec(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(spec.Rules) < 25 {
+			t.Errorf("%s has %d rules, want at least 25", b.ID(), len(spec.Rules))
+		}
+		for _, r := range spec.Rules {
+			if !slices.Contains(Implemented, r.ID) {
+				t.Errorf("%s: rule %s has no implementation", b.ID(), r.ID)
+			}
+			if !triggered[r.ID] {
+				t.Errorf("%s: rule %s has no case that triggers it", b.ID(), r.ID)
+			}
+		}
+	}
+	for _, id := range Implemented {
+		if !triggered[id] {
+			t.Errorf("implemented rule %s is never triggered", id)
+		}
+	}
+}
+
+// TestMonthSelectsVersion: the same data checked for a month before and a
+// month after the 4.3.0 Stichtag uses 4.2.0 and 4.3.0, and R3_0090 (valid
+// from 2026-07) applies only to the later.
+func TestMonthSelectsVersion(t *testing.T) {
+	noSchulabschluss := func(bgs []*synth.BG, fin *[]xsozial.Record) {
+		for _, bg := range bgs {
+			for i := range bg.Records {
+				if bg.Records[i].Kind == xsozial.KindPerson {
+					bg.Records[i].F[xsozial.PSchulabschluss] = "" // in 4.2.0 it is empty anyway
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		month, bundle string
+		r3090         bool
+	}{
+		{"2026-06", "xsozial-ba-sgb2@4.2.0", false},
+		{"2026-07", "xsozial-ba-sgb2@4.3.0", true},
+	} {
+		rep := writeCase(t, tc.month, noSchulabschluss)
+		if rep.Bundle != tc.bundle {
+			t.Errorf("%s: bundle %s, want %s", tc.month, rep.Bundle, tc.bundle)
+		}
+		if got := rep.Rules()["R3_0090"] > 0; got != tc.r3090 {
+			t.Errorf("%s: R3_0090 found = %v, want %v", tc.month, got, tc.r3090)
+		}
+	}
+	// A 4.3.0 field in a 4.2.0 month is a VTX finding.
+	rep := writeCaseVersion(t, "2026-06", "4.3.0")
+	if rep.Stage(StageVTX).Status != StatusFailed || rep.Rules()["RTX_0080"] == 0 {
+		t.Errorf("4.3.0 file for 2026-06: VTX %s, rules %v; want VTX failed and RTX_0080", rep.Stage(StageVTX).Status, keys(rep.Rules()))
+	}
+}
+
+// writeCaseVersion writes a case for month with a header claiming version.
+func writeCaseVersion(t *testing.T, month, version string) *Report {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), FileName("12345", mustMonth(month), true))
+	data := `<?xml version="1.0" encoding="UTF-8"?>
+<xsozial xmlns="urn:meldeweg:modell:xsozial-ba-sgb2">
+  <kopf>
+    <traegernummer>12345</traegernummer>
+    <berichtsmonat>` + month + `</berichtsmonat>
+    <stichtag>` + mustMonth(month).Last().Format("2006-01-02") + `</stichtag>
+    <erstellt>2026-11-02T08:00:00Z</erstellt>
+    <software>x</software>
+    <softwareversion>1</softwareversion>
+    <lieferart>1</lieferart>
+    <verwendung>T</verwendung>
+    <schemaversion>` + version + `</schemaversion>
+  </kopf>
+</xsozial>
+`
+	must(t, os.WriteFile(path, []byte(data), 0o644))
+	return checkPath(t, path)
+}
+
+func TestParseRulesErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ table, want string }{
+		{"R1_001;Fehler;1;1.1;2025-01;x", "line 1: rule id"},
+		{"id;schwere;modul;merkmal;gueltig_ab;text\nR1_0010;Warnung;1;1.1;2025-01;x", "line 2: rule R1_0010: severity"},
+		{"R1_0010;Fehler;2;2.1;2025-01;x", "does not match"},
+		{"R1_0010;Fehler;1;1.1;2025-1;x", "gueltig_ab"},
+		{"R1_0010;Fehler;1;1.1;2025-01;x\nR1_0010;Fehler;1;1.1;2025-01;x", "twice"},
+	} {
+		_, err := ParseRules([]byte(tc.table))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRules(%q) = %v, want an error containing %q", tc.table, err, tc.want)
+		}
+	}
+}
