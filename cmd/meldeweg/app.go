@@ -55,6 +55,7 @@ func commands() []*command {
 		openCommand(),
 		pkiCommand(),
 		certsCommand(),
+		registerCommand(),
 	}
 }
 

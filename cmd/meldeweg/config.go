@@ -29,6 +29,11 @@ type config struct {
 	// CertWarnDays is how many days before expiry "certs check" warns.
 	// Defaults to 60.
 	CertWarnDays int `json:"cert_warn_days,omitempty"`
+	// Register is where the register and outbox live: a SQLite file
+	// (relative to this file's directory) or a postgres:// URL. The
+	// --register flag and $MELDEWEG_REGISTER override it. Defaults to
+	// meldeweg-register.db in the working directory.
+	Register string `json:"register,omitempty"`
 
 	dir string // directory of the file, for relative paths
 }

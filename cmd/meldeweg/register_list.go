@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"meldeweg.dev/meldeweg/transport/register"
+)
+
+func registerListCommand() *command {
+	return &command{
+		name:    "list",
+		summary: "list register entries, oldest first",
+		usage:   `register list [--message ID] [--after SEQ] [--limit N] [--register LOCATION]`,
+		help: `Prints one line per entry: sequence number, time (UTC), event, direction,
+channel, message ID, attempt, actor and detail. Use "register show SEQ" for
+every field of one entry and "register export" for machine-readable output.
+
+EXIT CODES
+  0  the entries were listed (also when there are none)
+  2  usage error, or the register cannot be opened or read
+
+EXAMPLES
+  meldeweg register list
+  meldeweg register list --message emaw-0001
+  meldeweg register list --after 100 --limit 50`,
+		setFlags: func(fs *flag.FlagSet) {
+			addRegisterFlag(fs)
+			fs.String("message", "", "only entries of message `ID` (also those linked to it)")
+			fs.Int64("after", 0, "only entries after sequence number `SEQ`")
+			fs.Int("limit", 0, "at most `N` entries (0: all)")
+		},
+		run: runRegisterList,
+	}
+}
+
+func runRegisterList(e *env, fs *flag.FlagSet, args []string) int {
+	if len(args) != 0 {
+		return e.usageErrorf("unexpected argument %q", args[0])
+	}
+	after := fs.Lookup("after").Value.(flag.Getter).Get().(int64)
+	limit := fs.Lookup("limit").Value.(flag.Getter).Get().(int)
+	msg := register.MessageID(fs.Lookup("message").Value.String())
+	if after < 0 || limit < 0 {
+		return e.usageErrorf("--after and --limit must not be negative")
+	}
+	s, _, err := registerFromFlags(e, fs)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	defer s.Close()
+
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tEVENT\tDIR\tCHANNEL\tMESSAGE\tATTEMPT\tACTOR\tDETAIL")
+	n := 0
+	ctx := context.Background()
+	for {
+		page, err := s.List(ctx, register.ListParams{After: after, MessageID: msg})
+		if err != nil {
+			tw.Flush()
+			return e.failf(exitError, "reading the register: %v", err)
+		}
+		for _, en := range page {
+			if limit > 0 && n == limit {
+				break
+			}
+			attempt := ""
+			if en.Attempt() > 0 {
+				attempt = fmt.Sprint(en.Attempt())
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq(), en.Time().Format("2006-01-02T15:04:05Z"),
+				en.Event(), en.Direction(), en.Channel(), dash(string(en.MessageID())), attempt, en.Actor(), en.Detail())
+			n++
+		}
+		if len(page) == 0 || (limit > 0 && n == limit) {
+			break
+		}
+		after = page[len(page)-1].Seq()
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
