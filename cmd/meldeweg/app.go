@@ -56,6 +56,8 @@ func commands() []*command {
 		pkiCommand(),
 		certsCommand(),
 		registerCommand(),
+		xsozialCommand(),
+		testdataCommand(),
 	}
 }
 

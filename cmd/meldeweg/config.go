@@ -34,6 +34,9 @@ type config struct {
 	// --register flag and $MELDEWEG_REGISTER override it. Defaults to
 	// meldeweg-register.db in the working directory.
 	Register string `json:"register,omitempty"`
+	// Traeger is this instance's Trägernummer (five digits): xsozial build
+	// writes it, xsozial check requires it (RTX). --traeger overrides it.
+	Traeger string `json:"traeger,omitempty"`
 
 	dir string // directory of the file, for relative paths
 }

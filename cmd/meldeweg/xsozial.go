@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"meldeweg.dev/meldeweg/schemas"
+	"meldeweg.dev/meldeweg/xsozial"
+)
+
+func xsozialCommand() *command {
+	return &command{
+		name:    "xsozial",
+		summary: "build, check and read feedback of XSozial-BA-SGB II deliveries",
+		usage: `xsozial build --traeger NR --month YYYY-MM --in DIR --out FILE
+xsozial check FILE
+xsozial feedback FILE [--dataset FILE --source DIR]`,
+		help: `The monthly § 51b SGB II delivery: build the dataset from the JSON Lines
+source a case-management system exports, check it in the three stages of the
+BA's VTXSozial (RTX, VTX, PTX), and read the BA's feedback, mapping each
+finding back to its source line. The schema bundle (and with it the rule
+table and the Schlüsselkatalog) is the one in force for the reporting month;
+the embedded ones are models built from public facts, not the BA's.`,
+		sub: []*command{xsozialBuildCommand(), xsozialCheckCommand(), xsozialFeedbackCommand()},
+	}
+}
+
+// xsozialTraeger returns the Trägernummer: the flag, else the configuration.
+func xsozialTraeger(e *env, flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	c, err := e.config()
+	if err != nil {
+		return "", err
+	}
+	return c.Traeger, nil
+}
+
+// xsozialBundle returns the bundle in force for month.
+func xsozialBundle(e *env, month schemas.Month) (*schemas.Bundle, error) {
+	reg, err := e.registry()
+	if err != nil {
+		return nil, err
+	}
+	return reg.Select(xsozial.Standard, month)
+}
+
+// writeAtomically writes to a temporary file next to path and renames it
+// into place only when write succeeds, so a failed build never leaves a
+// file that looks finished.
+func writeAtomically(path string, write func(*os.File) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("placing %s: %w", path, err)
+	}
+	return nil
+}
