@@ -162,4 +162,3 @@ func firstDiff(want, got []byte) string {
 	}
 	return "(lengths differ)"
 }
-
