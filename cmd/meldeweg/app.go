@@ -51,6 +51,7 @@ func commands() []*command {
 		versionCommand(),
 		simCommand(),
 		sendCommand(),
+		pollCommand(),
 		sealCommand(),
 		openCommand(),
 		pkiCommand(),
