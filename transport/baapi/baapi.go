@@ -53,8 +53,9 @@ func ParseChannel(s string) (Channel, error) {
 }
 
 // MessageID is the stable identifier of one outbound message: 1 to 128
-// characters from [A-Za-z0-9._-], not starting with a dot. It appears in
-// paths, so the set is closed.
+// characters from [A-Za-z0-9._:-], starting with a letter or digit (the
+// register's alphabet, so every register message ID can be sent). It
+// appears in paths, so the set is closed.
 type MessageID string
 
 // FileID identifies a file the BA offers for download; same alphabet as
@@ -70,14 +71,14 @@ func checkID(kind, s string) error {
 	if len(s) == 0 || len(s) > 128 {
 		return fmt.Errorf("%w: %s must be 1 to 128 characters, got %d", ErrBadID, kind, len(s))
 	}
-	if s[0] == '.' {
-		return fmt.Errorf("%w: %s %q starts with a dot", ErrBadID, kind, s)
+	if c := s[0]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		return fmt.Errorf("%w: %s %q must start with a letter or digit", ErrBadID, kind, s)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == ':'
 		if !ok {
-			return fmt.Errorf("%w: %s %q has %q at offset %d; allowed are A-Z a-z 0-9 . _ -", ErrBadID, kind, s, c, i)
+			return fmt.Errorf("%w: %s %q has %q at offset %d; allowed are A-Z a-z 0-9 . _ : -", ErrBadID, kind, s, c, i)
 		}
 	}
 	return nil
