@@ -391,16 +391,12 @@ func kindByElem(name string) (Kind, bool) {
 }
 
 // CompareVersions compares dotted numeric versions ("4.2.0" < "4.10.0").
+// Non-numeric parts count as 0.
 func CompareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) || i < len(bs); i++ {
+	for a != "" || b != "" {
 		var x, y int
-		if i < len(as) {
-			fmt.Sscanf(as[i], "%d", &x)
-		}
-		if i < len(bs) {
-			fmt.Sscanf(bs[i], "%d", &y)
-		}
+		x, a = leadingNumber(a)
+		y, b = leadingNumber(b)
 		if x != y {
 			if x < y {
 				return -1
@@ -409,4 +405,18 @@ func CompareVersions(a, b string) int {
 		}
 	}
 	return 0
+}
+
+// leadingNumber splits "12.3.4" into 12 and "3.4".
+func leadingNumber(s string) (int, string) {
+	n, i := 0, 0
+	for ; i < len(s) && s[i] != '.'; i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n = n*10 + int(s[i]-'0')
+		}
+	}
+	if i < len(s) {
+		i++
+	}
+	return n, s[i:]
 }

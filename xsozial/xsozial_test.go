@@ -186,3 +186,16 @@ func TestElemMerkmal(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareVersions(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{
+		{"4.2.0", "4.3.0", -1}, {"4.10.0", "4.9.9", 1}, {"4.3.0", "4.3.0", 0}, {"4.3", "4.3.0", 0}, {"5", "4.99", 1},
+	} {
+		if got := CompareVersions(tc.a, tc.b); got != tc.want {
+			t.Errorf("CompareVersions(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
