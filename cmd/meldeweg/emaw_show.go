@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"meldeweg.dev/meldeweg/emaw/ack"
+	"meldeweg.dev/meldeweg/emaw/msg"
+)
+
+func emawShowCommand() *command {
+	return &command{
+		name:    "show",
+		summary: "print an eM@w message or acknowledgement readably (or as JSON)",
+		usage:   "emaw show FILE [--format text|json] [--personal]",
+		help: `Validates FILE against the schema bundle in force for its date, then prints
+it: a message of either direction field by field (codes with their meaning),
+or an acknowledgement (Quittung) with the outcome of every answer. Names,
+birth dates, Kundennummer and cosachid print as [redacted] unless
+--personal is given. The JSON of a message has the shape "emaw new" reads.
+
+POSITIONAL ARGUMENTS
+  FILE   an eM@w XML file; "-" reads standard input
+
+EXIT CODES
+  0  valid and printed
+  1  not an eM@w document, or invalid against the bundle in force (problems printed)
+  2  usage error or FILE cannot be read
+
+EXAMPLES
+  meldeweg emaw show testdata/emaw/messages/in/AnmeldungBAE.xml
+  meldeweg emaw show --format json out/EV-17.xml
+  meldeweg emaw show testdata/emaw/acks/quittung.xml`,
+		setFlags: func(fs *flag.FlagSet) {
+			fs.String("format", "text", "output `FORMAT`: text or json")
+			fs.Bool("personal", false, "show names, birth dates, Kundennummer and cosachid")
+		},
+		run: runEmawShow,
+	}
+}
+
+func runEmawShow(e *env, fs *flag.FlagSet, args []string) int {
+	format := fs.Lookup("format").Value.String()
+	personal := fs.Lookup("personal").Value.String() == "true"
+	switch {
+	case len(args) != 1:
+		return e.usageErrorf("expected one FILE")
+	case format != "text" && format != "json":
+		return e.usageErrorf("--format %q: expected text or json", format)
+	}
+	data, err := readInput(e, args[0])
+	if err != nil {
+		return e.failf(exitError, "%s", describeEmawError(err))
+	}
+	c, err := emawCodec(e)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	ctx := context.Background()
+	m, b, err := c.Unmarshal(ctx, data, args[0])
+	if errors.Is(err, msg.ErrNotMessage) {
+		if q, qb, qerr := ack.Unmarshal(ctx, c, data, args[0]); qerr == nil {
+			printQuittung(e.stdout, q, qb.Version, format)
+			return exitOK
+		}
+	}
+	if err != nil {
+		return e.failf(exitFindings, "%v", err)
+	}
+	o := msg.PrintOptions{Version: b.Version, Personal: personal}
+	if format == "json" {
+		err = msg.PrintJSON(e.stdout, m, o)
+	} else {
+		err = msg.Print(e.stdout, m, o)
+	}
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	return exitOK
+}
+
+type jsonAnswer struct {
+	NachrichtID string       `json:"nachricht_id"`
+	Status      ack.Status   `json:"status"`
+	Outcome     ack.Outcome  `json:"outcome"`
+	Action      string       `json:"action"`
+	Fehler      []ack.Fehler `json:"fehler,omitempty"`
+}
+
+func printQuittung(w io.Writer, q *ack.Quittung, version, format string) {
+	if format == "json" {
+		var as []jsonAnswer
+		for _, r := range q.Ergebnis {
+			as = append(as, jsonAnswer{r.NachrichtID, r.Status, r.Outcome(), r.Outcome().Action(), r.Fehler})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		enc.Encode(map[string]any{"type": "Quittung", "version": version, "quittung_id": q.QuittungID,
+			"erstellt": q.Erstellt, "absender": q.Absender, "empfaenger": q.Empfaenger, "datei": q.Datei, "ergebnis": as})
+		return
+	}
+	fmt.Fprintf(w, "eM@w Quittung (BA → provider), version %s\n", version)
+	fmt.Fprintf(w, "  QuittungID: %s\n  Erstellt: %s\n  Absender: %s\n  Empfaenger: %s\n", q.QuittungID, q.Erstellt.Format("2006-01-02T15:04:05Z07:00"), q.Absender, q.Empfaenger)
+	if q.Datei != "" {
+		fmt.Fprintf(w, "  Datei: %s\n", q.Datei)
+	}
+	for _, r := range q.Ergebnis {
+		fmt.Fprintf(w, "  %s: %s → %s (%s)\n", r.NachrichtID, r.Status, r.Outcome(), r.Outcome().Action())
+		for _, f := range r.Fehler {
+			fmt.Fprintf(w, "    Fehler %s: %s\n", f.Code, f.Text)
+		}
+	}
+}
