@@ -59,6 +59,7 @@ func commands() []*command {
 		registerCommand(),
 		xsozialCommand(),
 		testdataCommand(),
+		emawCommand(),
 	}
 }
 
