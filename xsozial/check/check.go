@@ -434,17 +434,28 @@ func personalPath(path string) bool {
 	return false
 }
 
-// bgIndex maps lines to the BG block they are in, for VTX findings.
+// bgIndex maps lines to the BG block they are in, for VTX findings: 22
+// bytes per BG (two line numbers and the 14-byte BG-Nummer in one arena).
 type bgIndex struct {
 	starts []int32
 	ends   []int32
-	bgs    []string
+	bgs    []byte // bgLen bytes per BG, zero-padded
+}
+
+const bgLen = 14
+
+func (x *bgIndex) begin(line int, bg string) {
+	x.starts = append(x.starts, int32(line))
+	var b [bgLen]byte
+	copy(b[:], bg)
+	x.bgs = append(x.bgs, b[:]...)
 }
 
 func (x *bgIndex) at(line int) string {
 	i := sort.Search(len(x.starts), func(i int) bool { return int(x.starts[i]) > line }) - 1
 	if i >= 0 && (i >= len(x.ends) || line <= int(x.ends[i])) {
-		return x.bgs[i] // a block without end is open to the end of the file
+		// a block without end is open to the end of the file
+		return strings.TrimRight(string(x.bgs[i*bgLen:(i+1)*bgLen]), "\x00")
 	}
 	return ""
 }
@@ -472,8 +483,7 @@ func runPTX(ctx context.Context, r io.Reader, p *ptx, idx *bgIndex) (skipped, sk
 			continue
 		}
 		if rec.Kind == xsozial.KindBG {
-			idx.starts = append(idx.starts, int32(rec.Line))
-			idx.bgs = append(idx.bgs, rec.F[xsozial.BGNummer])
+			idx.begin(rec.Line, rec.F[xsozial.BGNummer])
 		}
 		p.record(&rec)
 	}

@@ -35,12 +35,14 @@ type ptx struct {
 	fig      *Figures
 	kopf     xsozial.Record
 
-	bg      xsozial.Record
-	recs    []xsozial.Record
-	bgSeen  hashSet
-	kdMonth hashSet
-	fin     []xsozial.Record
-	zahlbet int64
+	bg       xsozial.Record
+	recs     []xsozial.Record
+	bgSeen   hashSet
+	kdMonth  maskSet             // Kundennummer → months of the window seen
+	kdOther  map[uint64]struct{} // Kundennummer and month outside the window
+	winFirst schemas.Month
+	fin      []xsozial.Record
+	zahlbet  int64
 
 	// per-BG scratch, cleared for each BG
 	bgMonths     map[int]int
@@ -82,8 +84,10 @@ func newPTX(spec *Spec, month schemas.Month, fig *Figures, emit func(Finding)) *
 		personMonth:  map[pmKey]bool{},
 		persons:      map[string]personInfo{},
 		antrag:       map[int]int{},
+		kdOther:      map[uint64]struct{}{},
 		maxBGRecords: 100000,
 	}
+	p.winFirst, _ = xsozial.Window(month)
 	for i := range spec.Rules {
 		r := &spec.Rules[i]
 		if !month.Before(r.ValidFrom) {
@@ -250,7 +254,7 @@ func (p *ptx) endBG() {
 		if p.bgMonths[m.Index()] == 0 {
 			p.find("R3_0010", r, xsozial.PMonat, "Monat "+m.String())
 		}
-		if kd != "" && !p.kdMonth.add(hashStr(kd, m.Index())) {
+		if kd != "" && !p.addKdMonth(kd, m) {
 			p.find("R3_0020", r, xsozial.PKundennummer, "Monat "+m.String())
 		}
 		if m == p.month {
@@ -492,6 +496,79 @@ func hashStr(s string, n int) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// addKdMonth records Kundennummer kd in month m and reports whether the
+// pair is new.
+func (p *ptx) addKdMonth(kd string, m schemas.Month) bool {
+	off := m.Index() - p.winFirst.Index()
+	if off < 0 || off > xsozial.WaitingMonths {
+		h := hashStr(kd, m.Index())
+		if _, dup := p.kdOther[h]; dup {
+			return false
+		}
+		p.kdOther[h] = struct{}{}
+		return true
+	}
+	return p.kdMonth.add(hashStr(kd, 0), uint64(1)<<off)
+}
+
+// maskSet maps 60-bit hashes to a 4-bit mask in one 8-byte slot: a person
+// and the window months it was seen in. About 250k persons for 100k BGs
+// take 4 MiB, a quarter of a set of (person, month) pairs.
+type maskSet struct {
+	slots []uint64
+	n     int
+}
+
+const maskBits = 0xF
+
+// add sets bit for key h and reports whether it was not set before.
+func (s *maskSet) add(h, bit uint64) bool {
+	key := h &^ maskBits
+	if key == 0 {
+		key = maskBits + 1
+	}
+	if s.n*4 >= len(s.slots)*3 {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := (key >> 4) & mask; ; i = (i + 1) & mask {
+		v := s.slots[i]
+		switch {
+		case v == 0:
+			s.slots[i] = key | bit
+			s.n++
+			return true
+		case v&^maskBits == key:
+			if v&bit != 0 {
+				return false
+			}
+			s.slots[i] = v | bit
+			return true
+		}
+	}
+}
+
+func (s *maskSet) grow() {
+	old := s.slots
+	size := 1 << 12
+	if len(old) > 0 {
+		size = len(old) * 2
+	}
+	s.slots = make([]uint64, size)
+	mask := uint64(size - 1)
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		for i := (v >> 4) & mask; ; i = (i + 1) & mask {
+			if s.slots[i] == 0 {
+				s.slots[i] = v
+				break
+			}
+		}
+	}
 }
 
 // hashSet is an open-addressing set of 64-bit hashes, 8 bytes a slot: a

@@ -265,3 +265,20 @@ func TestParseRulesErrorsNameTheLine(t *testing.T) {
 		}
 	}
 }
+
+func TestMaskSetAndHashSet(t *testing.T) {
+	var m maskSet
+	var h hashSet
+	for i := 0; i < 50000; i++ {
+		k := hashStr("123A"+itoa(int64(i)), 0)
+		if !m.add(k, 1) || m.add(k, 1) || !m.add(k, 4) {
+			t.Fatalf("maskSet: key %d", i)
+		}
+		if !h.add(k) || h.add(k) {
+			t.Fatalf("hashSet: key %d", i)
+		}
+	}
+	if m.n != 50000 || h.n != 50000 {
+		t.Errorf("sizes %d, %d; want 50000", m.n, h.n)
+	}
+}
