@@ -110,6 +110,9 @@ type ClaimParams struct {
 	// Lease: a message left in "sending" longer than this (its worker died)
 	// is claimed again as a new attempt. Zero never reclaims.
 	Lease time.Duration
+	// Channel, if set, claims only messages of that channel, so a sender
+	// bound to one channel's endpoint never takes another's message.
+	Channel Channel
 }
 
 // Transition is one guarded state change of a message. Build it with one
@@ -295,6 +298,9 @@ func CheckClaim(p ClaimParams) (ClaimParams, error) {
 	}
 	if p.Lease < 0 {
 		return p, &FieldError{Field: "Lease", Expected: "0 or a positive duration"}
+	}
+	if p.Channel != "" && p.Channel != ChannelXSozial && p.Channel != ChannelEmaw {
+		return p, &FieldError{Field: "Channel", Expected: `"", "xsozial" or "emaw"`}
 	}
 	return p, nil
 }

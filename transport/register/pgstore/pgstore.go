@@ -382,8 +382,9 @@ func (s *Store) Claim(ctx context.Context, p register.ClaimParams) ([]register.M
 			leaseBefore = now.Add(-p.Lease)
 		}
 		rows, err := tx.Query(ctx, `SELECT `+messageCols+` FROM outbox_messages
-			WHERE state = 'queued' OR (state = 'retry-wait' AND next_attempt_at <= $1) OR (state = 'sending' AND claimed_at <= $2)
-			ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, now, leaseBefore, p.Limit)
+			WHERE (state = 'queued' OR (state = 'retry-wait' AND next_attempt_at <= $1) OR (state = 'sending' AND claimed_at <= $2))
+			  AND ($4 = '' OR channel = $4)
+			ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, now, leaseBefore, p.Limit, string(p.Channel))
 		if err != nil {
 			return err
 		}

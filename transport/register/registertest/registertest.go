@@ -402,6 +402,30 @@ func Exercise(t *testing.T, open OpenFunc) {
 		ConcurrentWorkers(t, []register.Store{b.store, b.store, b.store}, 60)
 	})
 
+	t.Run("ClaimByChannel", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("run")
+		for i, ch := range []register.Channel{register.ChannelEmaw, register.ChannelXSozial, register.ChannelEmaw} {
+			if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: register.MessageID(fmt.Sprint("c", i)), Channel: ch,
+				Payload: payload(fmt.Sprint(i)), Actor: sys}); err != nil {
+				t.Fatal(err)
+			}
+			b.clock.Advance(time.Millisecond)
+		}
+		c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Limit: 10, Channel: register.ChannelXSozial})
+		if err != nil || len(c) != 1 || c[0].ID != "c1" {
+			t.Fatalf("Claim(xsozial) = %v, %v; want only c1", c, err)
+		}
+		c, err = b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Limit: 10, Channel: register.ChannelEmaw})
+		if err != nil || len(c) != 2 || c[0].ID != "c0" || c[1].ID != "c2" {
+			t.Fatalf("Claim(emaw) = %v, %v; want c0 and c2", c, err)
+		}
+		if _, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Channel: "fax"}); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("Claim(fax): err = %v, want ErrInvalidParams", err)
+		}
+	})
+
 	t.Run("MessagesFilter", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)

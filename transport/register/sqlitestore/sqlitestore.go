@@ -555,8 +555,9 @@ func (s *Store) Claim(ctx context.Context, p register.ClaimParams) ([]register.M
 			leaseBefore = now.Add(-p.Lease).UnixMicro()
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT `+messageCols+` FROM outbox_messages
-			WHERE state = 'queued' OR (state = 'retry-wait' AND next_attempt_us <= ?) OR (state = 'sending' AND claimed_us <= ?)
-			ORDER BY created_us, id LIMIT ?`, now.UnixMicro(), leaseBefore, p.Limit)
+			WHERE (state = 'queued' OR (state = 'retry-wait' AND next_attempt_us <= ?) OR (state = 'sending' AND claimed_us <= ?))
+			  AND (? = '' OR channel = ?)
+			ORDER BY created_us, id LIMIT ?`, now.UnixMicro(), leaseBefore, string(p.Channel), string(p.Channel), p.Limit)
 		if err != nil {
 			return err
 		}
