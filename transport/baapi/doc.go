@@ -33,5 +33,43 @@
 // Content-Digest (RFC 9530, sha-256) so both sides check length and hash.
 // Receipts repeat size and SHA-256 of what the receiver stored; the client
 // compares them with what it sent, so a corrupt answer never counts as a
-// delivery.
+// delivery.//
+// # Envelope
+//
+// The HTTP layer above moves opaque bytes; what travels in them is fixed
+// here, because client and simulator must agree on it exactly.
+//
+//   - Every upload body is a CMS message made by transport/cms Seal, signed
+//     by the sender's signing identity (XSozial: traeger-sign; eM@w:
+//     emaw-sign) and encrypted to the BA's encryption certificate
+//     (ba-encrypt), profile compat or bsi. The plaintext is, for XSozial,
+//     the dataset XML file; for eM@w, the nested upload ZIP of
+//     emaw/pack.Write.
+//   - Every reply and every inbox file the BA serves is sealed by the BA
+//     (ba-sign) to the receiver's encryption certificate (XSozial:
+//     traeger-encrypt; eM@w: emaw-encrypt), profile compat. Receivers open
+//     them with profile compat and verify the signer against the BA's CA.
+//     The plaintext is, for an XSozial reply, a feedback file of the
+//     xsozial/feedback format (angenommen, or abgelehnt with the rule
+//     findings); for an eM@w reply, an OK/NOK acknowledgement of the
+//     emaw/ack format with one Ergebnis per event of the upload; for an
+//     eM@w inbox file of kind [KindMessage], one BA→provider message
+//     (AnmeldungKontakt, AGHAnmeldung, …) of emaw/msg, valid against the
+//     bundle in force for its date.
+//   - An upload the BA cannot open (not CMS, not encrypted for ba-encrypt,
+//     damaged, bad signature, signer not from the BA's CA, refused
+//     algorithm) or, for eM@w, cannot unpack is still answered, never
+//     accepted: XSozial with a feedback "abgelehnt" whose finding (stage
+//     "Umschlag", rules UMS_*) says why; eM@w with a NOK carrying one
+//     Ergebnis under the upload's message ID (also in Datei) and a Fehler
+//     code 1010–1019 (rejected: re-sending the same bytes cannot help).
+//     When the header cannot be read, the feedback's traegernummer is
+//     "unbekannt" and its berichtsmonat the month of receipt, so that the
+//     file still parses; the finding says what was wrong.
+//   - A failure inside the BA is answered with a BA-internal error
+//     (XSozial: rule BA_0500; eM@w: Fehler code 9xxx): the sender
+//     re-delivers the same message unchanged.
+//
+// The [HeaderOutcome] header stays a convenience for logs; the sealed
+// file is authoritative.
 package baapi
