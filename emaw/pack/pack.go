@@ -22,7 +22,8 @@
 // [Write] gives the same bytes for the same events, whatever their order:
 // events are sorted by ID, an event's XML comes first and its other parts
 // by name, every entry carries the same fixed time (1980-01-01 00:00 UTC),
-// file modes are fixed, and compression is deflate at one fixed level. (The
+// file modes are fixed, and compression is deflate at one fixed level for
+// XML and the manifest (PDFs and event archives are stored). (The
 // deflate output is that of the Go release that built the binary; two
 // builds with the same binary are byte-identical.)
 //
@@ -51,6 +52,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -160,11 +162,32 @@ func checkEvent(ev Event) error {
 	return nil
 }
 
+// flatePool reuses deflate writers: each costs about a megabyte to
+// allocate and clear, which dominated packing many small events.
+var flatePool sync.Pool
+
+// pooledFlate returns its writer to the pool when closed.
+type pooledFlate struct{ *flate.Writer }
+
+func (p pooledFlate) Close() error {
+	err := p.Writer.Close()
+	flatePool.Put(p.Writer)
+	return err
+}
+
 // newWriter returns a zip writer whose deflate level is fixed.
 func newWriter(w io.Writer) *zip.Writer {
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(out, flate.DefaultCompression)
+		if fw, ok := flatePool.Get().(*flate.Writer); ok {
+			fw.Reset(out)
+			return pooledFlate{fw}, nil
+		}
+		fw, err := flate.NewWriter(out, flate.DefaultCompression)
+		if err != nil {
+			return nil, err
+		}
+		return pooledFlate{fw}, nil
 	})
 	return zw
 }
@@ -189,7 +212,13 @@ func EventArchive(ev Event) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := newWriter(&buf)
 	for _, p := range sortedParts(ev) {
-		if err := writeEntry(zw, p.Name, p.Data, zip.Deflate); err != nil {
+		// PDFs are compressed inside already; deflating them again costs
+		// time and saves nothing. XML is deflated.
+		method := uint16(zip.Deflate)
+		if strings.HasSuffix(strings.ToLower(p.Name), ".pdf") {
+			method = zip.Store
+		}
+		if err := writeEntry(zw, p.Name, p.Data, method); err != nil {
 			return nil, err
 		}
 	}
