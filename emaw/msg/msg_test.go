@@ -270,6 +270,19 @@ func TestUnmarshalRefuses(t *testing.T) {
 			notMsg:  []string{"123A456789"},
 		},
 		{
+			name: "birth date is not repeated",
+			data: func() string {
+				b, _, err := c.Marshal(ctx, Example(TypeAnmeldungBAE))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return strings.Replace(string(b), "<Geburtsdatum>2004-05-17</Geburtsdatum>", "<Geburtsdatum>17.05.2004</Geburtsdatum>", 1)
+			}(),
+			wantIs:  ErrInvalid,
+			wantMsg: []string{"Geburtsdatum", "[redacted]", "xs:date"},
+			notMsg:  []string{"17.05.2004", "Mustermann"},
+		},
+		{
 			name:   "external entity refused",
 			data:   strings.Replace(string(good), `<?xml version="1.0" encoding="UTF-8"?>`, `<?xml version="1.0"?><!DOCTYPE Nachricht [<!ENTITY x SYSTEM "file:///etc/passwd">]>`, 1),
 			wantIs: ErrInvalid,
