@@ -69,7 +69,9 @@ type Field struct {
 	Since string
 	// Catalog is the Schlüsselkatalog list for coded fields.
 	Catalog string
-	// Personal marks data never shown in findings or logs (birth date).
+	// Personal marks personal data (birth date, Kundennummer): its value is
+	// never repeated in error messages or XSD messages. Findings name the
+	// Kundennummer only as the record key, the documented exception.
 	Personal bool
 }
 
@@ -209,7 +211,7 @@ var kinds = [kindEnd]KindInfo{
 		{Elem: "zahlbetrag", JSON: "zahlbetrag", Merkmal: "2.9", Type: TBetrag},
 	}},
 	KindPerson: {KindPerson, "person", "person", "3", []Field{
-		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "3.1", Type: TKundennummer},
+		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "3.1", Type: TKundennummer, Personal: true},
 		{Elem: "monat", JSON: "monat", Merkmal: "3.2", Type: TMonat},
 		{Elem: "geburtsdatum", JSON: "geburtsdatum", Merkmal: "3.3", Type: TDatum, Personal: true},
 		{Elem: "geschlecht", JSON: "geschlecht", Merkmal: "3.4", Type: TSchluessel, Catalog: "geschlecht"},
@@ -221,14 +223,14 @@ var kinds = [kindEnd]KindInfo{
 		{Elem: "schulabschluss", JSON: "schulabschluss", Merkmal: "3.10", Type: TSchluessel, Optional: true, Since: "4.3.0", Catalog: "schulabschluss"},
 	}},
 	KindAnspruch: {KindAnspruch, "anspruch", "anspruch", "7", []Field{
-		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "7.1", Type: TKundennummer},
+		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "7.1", Type: TKundennummer, Personal: true},
 		{Elem: "leistungsart", JSON: "leistungsart", Merkmal: "7.2", Type: TSchluessel, Catalog: "leistungsart"},
 		{Elem: "betrag", JSON: "betrag", Merkmal: "7.3", Type: TBetrag},
 		{Elem: "minderung", JSON: "minderung", Merkmal: "7.4", Type: TBetrag, Optional: true},
 		{Elem: "anspruchsmonat", JSON: "anspruchsmonat", Merkmal: "7.9", Type: TMonat},
 	}},
 	KindMassnahme: {KindMassnahme, "massnahme", "massnahme", "13", []Field{
-		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "13.1", Type: TKundennummer},
+		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "13.1", Type: TKundennummer, Personal: true},
 		{Elem: "art", JSON: "art", Merkmal: "13.2", Type: TSchluessel, Catalog: "massnahmeart"},
 		{Elem: "beginn", JSON: "beginn", Merkmal: "13.3", Type: TDatum},
 		{Elem: "ende", JSON: "ende", Merkmal: "13.4", Type: TDatum, Optional: true},
@@ -236,14 +238,14 @@ var kinds = [kindEnd]KindInfo{
 		{Elem: "kosten", JSON: "kosten", Merkmal: "13.6", Type: TBetrag},
 	}},
 	KindArbeitsuche: {KindArbeitsuche, "arbeitsuche", "arbeitsuche", "14", []Field{
-		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "14.1", Type: TKundennummer},
+		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "14.1", Type: TKundennummer, Personal: true},
 		{Elem: "status", JSON: "status", Merkmal: "14.2", Type: TSchluessel, Catalog: "arbeitsuchestatus"},
 		{Elem: "beginn", JSON: "beginn", Merkmal: "14.3", Type: TDatum},
 		{Elem: "ende", JSON: "ende", Merkmal: "14.4", Type: TDatum, Optional: true},
 		{Elem: "abgangsgrund", JSON: "abgangsgrund", Merkmal: "14.5", Type: TSchluessel, Optional: true, Catalog: "abgangsgrund"},
 	}},
 	KindWiderspruch: {KindWiderspruch, "widerspruch", "widerspruch", "16", []Field{
-		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "16.1", Type: TKundennummer},
+		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "16.1", Type: TKundennummer, Personal: true},
 		{Elem: "art", JSON: "art", Merkmal: "16.2", Type: TSchluessel, Catalog: "widerspruchsart"},
 		{Elem: "eingang", JSON: "eingang", Merkmal: "16.3", Type: TDatum},
 		{Elem: "gegenstand", JSON: "gegenstand", Merkmal: "16.4", Type: TSchluessel, Catalog: "gegenstand"},
@@ -251,7 +253,7 @@ var kinds = [kindEnd]KindInfo{
 		{Elem: "ergebnis", JSON: "ergebnis", Merkmal: "16.6", Type: TSchluessel, Optional: true, Catalog: "ergebnis"},
 	}},
 	KindBuT: {KindBuT, "but", "but", "18", []Field{
-		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "18.1", Type: TKundennummer},
+		{Elem: "kundennummer", JSON: "kundennummer", Merkmal: "18.1", Type: TKundennummer, Personal: true},
 		{Elem: "leistung", JSON: "leistung", Merkmal: "18.2", Type: TSchluessel, Catalog: "butleistung"},
 		{Elem: "betrag", JSON: "betrag", Merkmal: "18.3", Type: TBetrag},
 		{Elem: "bedarfsmonat", JSON: "bedarfsmonat", Merkmal: "18.5", Type: TMonat},

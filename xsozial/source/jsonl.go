@@ -64,7 +64,7 @@ func parseFlat(line []byte, dst []member) ([]member, error) {
 				j++
 			}
 			if !json.Valid(line[i:j]) {
-				return nil, fmt.Errorf("column %d: %q: %q is not a JSON number", i+1, key, line[i:j])
+				return nil, fmt.Errorf("column %d: %q: not a JSON number (strings go in quotes)", i+1, key)
 			}
 			m.kind, m.val, i = 'n', string(line[i:j]), j
 		case hasWord(line, i, "true"):
