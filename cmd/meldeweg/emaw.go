@@ -43,12 +43,31 @@ func emawCodec(e *env) (*msg.Codec, error) {
 	return msg.NewCodec(reg), nil
 }
 
-// readInput reads a file, or standard input for "-".
-func readInput(e *env, name string) ([]byte, error) {
-	if name == "-" {
-		return io.ReadAll(e.stdin)
+// maxMessageBytes bounds an eM@w message or acknowledgement read whole.
+const maxMessageBytes = 64 << 20
+
+// readInput reads at most limit bytes of a file, or of standard input for
+// "-"; a larger input is an error, not a truncation.
+func readInput(e *env, name string, limit int64) ([]byte, error) {
+	var r io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	} else {
+		name = "<stdin>"
 	}
-	return os.ReadFile(name)
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d MiB; refused", name, limit>>20)
+	}
+	return data, nil
 }
 
 // decodeJSONFile decodes data strictly into v; errors name the file and

@@ -73,7 +73,7 @@ func runEmawAck(e *env, fs *flag.FlagSet, args []string) int {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	for _, name := range args {
-		data, err := readInput(e, name)
+		data, err := readInput(e, name, maxMessageBytes)
 		if err != nil {
 			return e.failf(exitError, "%s", describeEmawError(err))
 		}

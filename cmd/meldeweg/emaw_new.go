@@ -74,7 +74,7 @@ func runEmawNew(e *env, fs *flag.FlagSet, args []string) int {
 	case !info.Attachment && attach != "":
 		return e.usageErrorf("%s carries no attachment; leave out --attach", m.Type())
 	}
-	data, err := readInput(e, in)
+	data, err := readInput(e, in, maxMessageBytes)
 	if err != nil {
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}

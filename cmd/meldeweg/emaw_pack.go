@@ -62,7 +62,7 @@ func runEmawPack(e *env, fs *flag.FlagSet, args []string) int {
 	var events []pack.Event
 	failed := false
 	for _, name := range args {
-		data, err := os.ReadFile(name)
+		data, err := readInput(e, name, maxMessageBytes)
 		if err != nil {
 			return e.failf(exitError, "%s", describeEmawError(err))
 		}

@@ -52,7 +52,7 @@ func runEmawShow(e *env, fs *flag.FlagSet, args []string) int {
 	case format != "text" && format != "json":
 		return e.usageErrorf("--format %q: expected text or json", format)
 	}
-	data, err := readInput(e, args[0])
+	data, err := readInput(e, args[0], maxMessageBytes)
 	if err != nil {
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}

@@ -62,7 +62,7 @@ func runEmawUnpack(e *env, fs *flag.FlagSet, args []string) int {
 		return e.usageErrorf("--max-total-mib and --max-ratio must be positive")
 	}
 	lim.MaxTotalBytes <<= 20
-	data, err := readInput(e, args[0])
+	data, err := readInput(e, args[0], lim.MaxTotalBytes)
 	if err != nil {
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}
