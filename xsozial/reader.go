@@ -13,10 +13,10 @@ import (
 //
 // It is a hand-written scanner for the model's fixed layout rather than
 // encoding/xml: the check must keep up with libxml2's validator running
-// beside it (goal: ≥ 0.8× xmllint --stream --schema, with XSD validation),
-// and encoding/xml's token API measured 116–152 MB/s on writing alone and
-// far less decoding with its allocations per token (see
-// BenchmarkReaderVsEncodingXML). Everything it does not know it skips and
+// beside it (goal: ≥ 0.8× xmllint --stream --schema, with XSD validation,
+// i.e. roughly 60–75 MB/s here). BenchmarkReaderVsEncodingXML measured
+// encoding/xml's Token loop at 34 MB/s, before building any record, and
+// this Reader at 350 MB/s with the records built. Everything it does not know it skips and
 // counts in Skipped; well-formedness is judged by the XSD stage, which
 // reads the same bytes.
 type Reader struct {
