@@ -3,6 +3,8 @@ package xsozial_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/xsozial"
 	"meldeweg.dev/meldeweg/xsozial/check"
+	"meldeweg.dev/meldeweg/xsozial/feedback"
 	"meldeweg.dev/meldeweg/xsozial/source"
 	"meldeweg.dev/meldeweg/xsozial/synth"
 )
@@ -59,7 +62,10 @@ var goldenCases = []goldenCase{
 	}},
 }
 
-var goldenCreated = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+var (
+	goldenCreated  = time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	goldenReceived = time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+)
 
 func goldenNow() time.Time { return time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC) }
 
@@ -120,6 +126,25 @@ func TestGolden(t *testing.T) {
 			if got, want := rep.Passed, !tc.faults; got != want {
 				t.Errorf("passed = %v, want %v", got, want)
 			}
+			// The BA's feedback to this file, and its mapping to the source.
+			sum := sha256.Sum256(ds.Bytes())
+			fb := feedback.FromReport(rep, name, hex.EncodeToString(sum[:]), goldenReceived)
+			var fbx bytes.Buffer
+			if err := feedback.Write(&fbx, fb); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join(dir, "rueckmeldung.xml"), fbx.Bytes())
+			mapped, err := feedback.MapToSource(context.Background(), fb, filepath.Join(dir, name), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ms strings.Builder
+			for _, m := range mapped {
+				if m.Source != nil {
+					fmt.Fprintf(&ms, "%s line %d -> %s:%d\n", m.Rule, m.Line, filepath.Base(m.Source.File), m.Source.Line)
+				}
+			}
+			golden(t, filepath.Join(dir, "expected-feedback-sources.txt"), []byte(ms.String()))
 			// The committed dataset is valid for xmllint, an independent referee.
 			xsdPath := filepath.Join("..", "schemas", "bundles", "xsozial-ba-sgb2-"+b.Version, "xsozial-ba-sgb2.xsd")
 			if out, err := exec.Command("xmllint", "--noout", "--stream", "--schema", xsdPath, filepath.Join(dir, name)).CombinedOutput(); err != nil {
