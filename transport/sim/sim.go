@@ -14,12 +14,19 @@
 // arrived exactly once. A restarted simulator reloads it, so duplicates
 // are dropped across restarts too.
 //
+// Every reply is written to Config.Dir/replies/<channel>/<id>.json (synced,
+// through a rename) before it is offered. A restarted simulator serves the
+// stored reply instead of judging the upload again: a sealed reply is
+// randomised, and the same message must never get two different answers.
+// Only an upload whose check was cut short by a shutdown is judged again.
+//
 // # Limits
 //
 // The simulator is a model, not the BA: one process, state in one
-// directory, replies kept in memory (they are rebuilt by re-checking
-// after a restart), no authorisation beyond "the client certificate chains
-// to the configured CA".
+// directory, one mailbox per channel for all clients, no authorisation
+// beyond "the client certificate chains to the configured CA". Files in
+// Dir/inbox/<channel>/ are offered again after a restart even when they
+// were collected (DELETE) before.
 package sim
 
 import (
@@ -39,6 +46,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -211,7 +219,11 @@ func New(cfg Config) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "uploads", "xsozial"), filepath.Join(cfg.Dir, "uploads", "emaw"), filepath.Join(cfg.Dir, "inbox")} {
+	dirs := []string{cfg.Dir, filepath.Join(cfg.Dir, "inbox")}
+	for _, ch := range baapi.Channels() {
+		dirs = append(dirs, filepath.Join(cfg.Dir, "uploads", string(ch)), filepath.Join(cfg.Dir, "replies", string(ch)))
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("sim: %w", err)
 		}
@@ -233,9 +245,27 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
-	// Re-judge reloaded uploads so their replies are offered again.
+	// Offer the stored replies of reloaded uploads again; judge the ones
+	// without a stored reply.
 	for _, r := range recs {
-		s.startCheck(key{r.Channel, r.MessageID}, r)
+		k := key{r.Channel, r.MessageID}
+		s.mu.Lock()
+		_, seen := s.replies[k]
+		s.mu.Unlock()
+		if seen {
+			continue // a duplicate line in the record
+		}
+		reply, err := s.loadReply(k)
+		switch {
+		case err == nil:
+			s.mu.Lock()
+			s.publishLocked(k, &replyState{done: make(chan struct{})}, reply)
+			s.mu.Unlock()
+		case errors.Is(err, os.ErrNotExist):
+			s.startCheck(k, r)
+		default:
+			return nil, err
+		}
 	}
 	if err := s.loadInboxDir(); err != nil {
 		return nil, err
@@ -367,8 +397,8 @@ func (s *Server) loadInboxDir() error {
 			return fmt.Errorf("sim: %w", err)
 		}
 		for _, e := range ents {
-			if !e.Type().IsRegular() {
-				continue
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+				continue // temporary files of a writer
 			}
 			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
@@ -617,16 +647,88 @@ func (s *Server) startCheckLocked(k key, rec AcceptedRecord) {
 		if reply.Name == "" {
 			reply.Name = string(k.id) + ".reply"
 		}
-		s.mu.Lock()
-		st.reply = reply
-		st.sum = sha256.Sum256(reply.Data)
-		s.offerLocked(k.ch, baapi.KindReply, reply.Name, k.id, reply.Data)
-		if s.cfg.Faults.DuplicateReplies {
-			s.offerLocked(k.ch, baapi.KindReply, reply.Name, k.id, reply.Data)
+		// A check cut short by a shutdown is judged again after the
+		// restart; every other reply is final and kept.
+		if err == nil || ctx.Err() == nil {
+			if serr := s.storeReply(k, reply); serr != nil {
+				s.logger.Error("storing a reply failed; it is offered from memory only", "channel", k.ch, "message_id", k.id, "err", serr)
+			}
 		}
+		s.mu.Lock()
+		s.publishLocked(k, st, reply)
 		s.mu.Unlock()
-		close(st.done)
 	}()
+}
+
+// publishLocked makes reply the answer to k: it is served on the reply
+// path and offered in the inbox (twice with Faults.DuplicateReplies).
+func (s *Server) publishLocked(k key, st *replyState, reply Reply) {
+	s.replies[k] = st
+	st.reply = reply
+	st.sum = sha256.Sum256(reply.Data)
+	s.offerLocked(k.ch, baapi.KindReply, reply.Name, k.id, reply.Data)
+	if s.cfg.Faults.DuplicateReplies {
+		s.offerLocked(k.ch, baapi.KindReply, reply.Name, k.id, reply.Data)
+	}
+	close(st.done)
+}
+
+// storedReply is the file form of a reply.
+type storedReply struct {
+	Outcome baapi.Outcome `json:"outcome"`
+	Name    string        `json:"name"`
+	Data    []byte        `json:"data"`
+}
+
+func (s *Server) replyPath(k key) string {
+	return filepath.Join(s.cfg.Dir, "replies", string(k.ch), string(k.id)+".json")
+}
+
+// storeReply writes the reply durably: a synced temporary file renamed
+// into place, then the directory synced.
+func (s *Server) storeReply(k key, r Reply) error {
+	b, err := json.Marshal(storedReply{Outcome: r.Outcome, Name: r.Name, Data: r.Data})
+	if err != nil {
+		return err
+	}
+	path := s.replyPath(k)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".reply-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// loadReply reads a stored reply; os.ErrNotExist when there is none.
+func (s *Server) loadReply(k key) (Reply, error) {
+	b, err := os.ReadFile(s.replyPath(k))
+	if err != nil {
+		return Reply{}, err
+	}
+	var r storedReply
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Reply{}, fmt.Errorf("sim: stored reply %s: %w", s.replyPath(k), err)
+	}
+	return Reply{Outcome: r.Outcome, Name: r.Name, Data: r.Data}, nil
 }
 
 // resetMidBody reads half the body, then resets the TCP connection
