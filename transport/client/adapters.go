@@ -7,14 +7,10 @@ import (
 	"meldeweg.dev/meldeweg/transport/baapi"
 )
 
-// Content types of uploads.
-const (
-	// ContentTypeSealed is a CMS-sealed XSozial delivery (signed, then
-	// encrypted, DER).
-	ContentTypeSealed = "application/pkcs7-mime"
-	// ContentTypeZip is an eM@w ZIP package.
-	ContentTypeZip = "application/zip"
-)
+// ContentTypeSealed is the content type of every upload: a CMS message
+// (signed, then encrypted; DER/BER) holding an XSozial dataset or an eM@w
+// ZIP package.
+const ContentTypeSealed = "application/pkcs7-mime"
 
 // XSozialPortal is the BA portal for the monthly XSozial-BA-SGB II
 // delivery: upload the sealed file, then fetch the feedback
@@ -38,9 +34,10 @@ func (p XSozialPortal) Feedback(ctx context.Context, id baapi.MessageID) ([]byte
 // acknowledgement of an upload, and remove collected files.
 type EmawMailbox struct{ C *Client }
 
-// Upload delivers an eM@w ZIP package as message id. See Client.Upload.
-func (m EmawMailbox) Upload(ctx context.Context, id baapi.MessageID, zip *Body) (baapi.Receipt, error) {
-	return m.C.Upload(ctx, baapi.ChannelEmaw, id, ContentTypeZip, zip)
+// Upload delivers a sealed eM@w ZIP package as message id. See
+// Client.Upload.
+func (m EmawMailbox) Upload(ctx context.Context, id baapi.MessageID, sealed *Body) (baapi.Receipt, error) {
+	return m.C.Upload(ctx, baapi.ChannelEmaw, id, ContentTypeSealed, sealed)
 }
 
 // Ack fetches the OK/NOK acknowledgement for upload id; the error wraps

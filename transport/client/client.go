@@ -413,6 +413,14 @@ func FileBody(path string) (*Body, error) {
 	return b, nil
 }
 
+// ReaderBody sends what open returns, anew on every attempt; size and sum
+// must be those of that content (they are sent as Content-Length and
+// Content-Digest before the content is read). If open returns an
+// io.ReadCloser it is closed after the attempt.
+func ReaderBody(size int64, sum [sha256.Size]byte, open func() (io.Reader, error)) *Body {
+	return &Body{size: size, sum: sum, open: open}
+}
+
 // BytesBody sends data; it must not change afterwards.
 func BytesBody(data []byte) *Body {
 	return &Body{size: int64(len(data)), sum: sha256.Sum256(data),

@@ -230,7 +230,7 @@ func TestEveryAttemptSendsTheWholeBody(t *testing.T) {
 			srv.StartTLS()
 			defer srv.Close()
 			c, log := newClient(t, srv.URL, p.ClientTLS(t), nil)
-			rec, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-1", client.ContentTypeZip, body)
+			rec, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-1", client.ContentTypeSealed, body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,7 +260,7 @@ func TestRetryAfterCapped(t *testing.T) {
 	c, log := newClient(t, s.URL, p.ClientTLS(t), func(c *client.Config) { c.RetryPolicy = capped })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := c.Upload(ctx, baapi.ChannelEmaw, "m-cap", client.ContentTypeZip, client.BytesBody([]byte("x"))); err != nil {
+	if _, err := c.Upload(ctx, baapi.ChannelEmaw, "m-cap", client.ContentTypeSealed, client.BytesBody([]byte("x"))); err != nil {
 		t.Fatal(err)
 	}
 	if log.n() != 3 {
@@ -285,7 +285,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	pol.RetryAfterCap = 2 * time.Hour
 	pol.Now = func() time.Time { return simNow.Add(time.Hour - 300*time.Millisecond) }
 	c, log := newClient(t, s.URL, p.ClientTLS(t), func(c *client.Config) { c.RetryPolicy = pol })
-	if _, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-date", client.ContentTypeZip, client.BytesBody([]byte("x"))); err != nil {
+	if _, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-date", client.ContentTypeSealed, client.BytesBody([]byte("x"))); err != nil {
 		t.Fatal(err)
 	}
 	if log.n() != 2 {
@@ -301,7 +301,7 @@ func TestUnavailableGivesUp(t *testing.T) {
 	p := simtest.NewPKI(t)
 	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{Unavailable: 100}})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), func(c *client.Config) { c.Attempts = 3 })
-	_, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-down", client.ContentTypeZip, client.BytesBody([]byte("x")))
+	_, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-down", client.ContentTypeSealed, client.BytesBody([]byte("x")))
 	var se *client.StatusError
 	if !errors.As(err, &se) || se.StatusCode != 503 || se.Attempts != 3 || se.Problem.Code != baapi.ProblemUnavailable {
 		t.Fatalf("got %v, want a 503 StatusError after 3 attempts", err)
@@ -319,7 +319,7 @@ func TestResetDuringUpload(t *testing.T) {
 	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{ResetUploads: 2}})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
 	data := randomBytes(t, 1<<20)
-	rec, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-reset", client.ContentTypeZip, client.BytesBody(data))
+	rec, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-reset", client.ContentTypeSealed, client.BytesBody(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestCorruptResponses(t *testing.T) {
 	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
 	ctx := context.Background()
 	zip := minimalZip(t)
-	rec, err := c.Upload(ctx, baapi.ChannelEmaw, "m-corrupt", client.ContentTypeZip, client.BytesBody(zip))
+	rec, err := c.Upload(ctx, baapi.ChannelEmaw, "m-corrupt", client.ContentTypeSealed, client.BytesBody(zip))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,9 @@ type Sender struct {
 	Backoff RetryPolicy
 	// Now is the clock for NextAttemptAt. Defaults to time.Now.
 	Now func() time.Time
+	// Channel, if set, restricts the sender to that channel's messages:
+	// a Sender is bound to one endpoint (URL and client certificate).
+	Channel register.Channel
 }
 
 // SendResult is what happened to one claimed message.
@@ -147,7 +150,7 @@ func (s *Sender) defaults() (time.Duration, register.Actor, RetryPolicy, func() 
 // between messages and leaves the current one in sending for its lease.
 func (s *Sender) SendDue(ctx context.Context, limit int) ([]SendResult, error) {
 	lease, _, _, _ := s.defaults()
-	msgs, err := s.Store.Claim(ctx, register.ClaimParams{Worker: s.Worker, Limit: limit, Lease: lease})
+	msgs, err := s.Store.Claim(ctx, register.ClaimParams{Worker: s.Worker, Limit: limit, Lease: lease, Channel: s.Channel})
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +169,9 @@ func (s *Sender) SendDue(ctx context.Context, limit int) ([]SendResult, error) {
 func (s *Sender) send(ctx context.Context, m register.Message) (SendResult, error) {
 	_, actor, backoff, now := s.defaults()
 	ch := baapi.Channel(m.Channel)
-	ctype := ContentTypeZip
-	if ch == baapi.ChannelXSozial {
-		ctype = ContentTypeSealed
-	}
+	// Every outbound payload is a CMS message (see the baapi envelope
+	// convention): an XSozial dataset or an eM@w ZIP, signed and encrypted.
+	ctype := ContentTypeSealed
 	body, err := s.Payloads.Body(ctx, m.Payload)
 	var rec baapi.Receipt
 	if err == nil {

@@ -1,0 +1,351 @@
+// Package delivery moves messages between this instance and the BA. It is
+// where the other transport packages meet:
+//
+//	Submit   seal the plain payload for the BA (transport/cms), keep the
+//	         sealed form encrypted at rest (register/payload) and queue it
+//	         in the outbox (transport/register), with a "sealed" entry;
+//	Deliver  drive the queued message over mutual TLS (transport/client)
+//	         until the BA's receipt confirms it, or it is rejected or dead;
+//	Reply    fetch the BA's answer to a message, keep it, and open it
+//	         (decrypt, verify the BA's signature and chain);
+//	Settle   record what the answer means: acknowledged or rejected.
+//
+// The package is channel-neutral. What a payload is (an XSozial dataset,
+// an eM@w ZIP) and what a reply means (a Rückmeldung, an OK/NOK file) is
+// for the xsozial and emaw packages to say; they call this one. Every
+// step leaves its entry in the register, so a delivery can be followed —
+// and resumed after a crash — from the register alone.
+//
+// The envelope convention (transport/baapi): uploads are signed with the
+// sender's signing certificate and encrypted to the BA's encryption
+// certificate; replies and inbound files are signed by the BA and
+// encrypted to the receiver's encryption certificate.
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/transport/client"
+	"meldeweg.dev/meldeweg/transport/cms"
+	"meldeweg.dev/meldeweg/transport/pki"
+	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/payload"
+)
+
+// Endpoint is a BA endpoint for one channel, with this instance's
+// identities for it.
+type Endpoint struct {
+	Channel baapi.Channel
+	// URL is recorded in the register with every message.
+	URL string
+	// Client talks to the endpoint over mutual TLS.
+	Client *client.Client
+	// Signer signs what this instance uploads.
+	Signer cms.Signer
+	// BA is the BA's encryption certificate; uploads are sealed to it.
+	BA *x509.Certificate
+	// Reply opens what the BA seals to this instance.
+	Reply *pki.Identity
+	// Trust anchors the BA's signatures on replies.
+	Trust *x509.CertPool
+	// Profile is the algorithm profile uploads are sealed with, and the
+	// floor for what replies may use. Defaults to cms.ProfileCompat.
+	Profile cms.Profile
+}
+
+// Outbox is the register with its payload store, as one party (operator
+// or system) and one worker use it.
+type Outbox struct {
+	Store    register.Store
+	Payloads *payload.Store
+	Actor    register.Actor
+	// Worker names this process in claims ("host-pid").
+	Worker string
+	// Lease: a message left in sending longer than this by a dead process
+	// is taken over. Defaults to 2 minutes.
+	Lease time.Duration
+	// Attempt, if set, is told about every failed upload attempt.
+	Attempt func(client.SendResult)
+}
+
+// SubmitParams describes a payload to deliver.
+type SubmitParams struct {
+	// ID is the stable message ID. If a message with this ID is already in
+	// the outbox, Submit returns it as it is: the caller continues it.
+	ID          register.MessageID
+	Correlation register.CorrelationKey
+	// ResendOf links a correction or resend to the earlier message.
+	ResendOf register.MessageID
+	// Plain is the path of the payload before sealing.
+	Plain string
+	// Detail is recorded with the entries (no personal data).
+	Detail string
+}
+
+// Submit seals the file p.Plain for the BA, stores the sealed form in the
+// payload store, records a "sealed" entry and queues the message. It
+// returns the message and whether Submit created it (false: it was queued
+// before, e.g. by a run that crashed, and is returned unchanged).
+func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (register.Message, bool, error) {
+	if m, err := o.Store.Message(ctx, p.ID); err == nil {
+		return m, false, nil
+	} else if !errors.Is(err, register.ErrNotFound) {
+		return register.Message{}, false, err
+	}
+	in, err := os.Open(p.Plain)
+	if err != nil {
+		return register.Message{}, false, err
+	}
+	defer in.Close()
+	pr, pw := io.Pipe()
+	sealErr := make(chan error, 1)
+	go func() {
+		err := cms.Seal(ctx, pw, in, cms.SealOptions{Signer: ep.Signer, Recipients: []*x509.Certificate{ep.BA}, Profile: ep.profile()})
+		pw.CloseWithError(err)
+		sealErr <- err
+	}()
+	ref, err := o.Payloads.Put(ctx, pr)
+	pr.CloseWithError(err) // unblock the sealer if Put stopped early
+	if serr := <-sealErr; serr != nil {
+		return register.Message{}, false, fmt.Errorf("sealing %s for the BA: %w", filepath.Base(p.Plain), serr)
+	}
+	if err != nil {
+		return register.Message{}, false, fmt.Errorf("storing the sealed payload: %w", err)
+	}
+	ch := register.Channel(ep.Channel)
+	if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
+		Actor: o.Actor, Endpoint: ep.URL, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
+		Detail: "sealed for " + ep.BA.Subject.CommonName + " (" + string(ep.profile()) + ")"}); err != nil {
+		return register.Message{}, false, err
+	}
+	m, err := o.Store.Enqueue(ctx, register.EnqueueParams{ID: p.ID, Channel: ch, Endpoint: ep.URL, Correlation: p.Correlation,
+		Payload: ref, ResendOf: p.ResendOf, Actor: o.Actor, Detail: p.Detail})
+	if errors.Is(err, register.ErrDuplicateMessage) {
+		// Another process queued it between our look-up and now.
+		m, err = o.Store.Message(ctx, p.ID)
+		return m, false, err
+	}
+	return m, err == nil, err
+}
+
+func (ep *Endpoint) profile() cms.Profile {
+	if ep.Profile == "" {
+		return cms.ProfileCompat
+	}
+	return ep.Profile
+}
+
+// ErrNotDelivered: Deliver gave up (ctx ended) with the message still in
+// the outbox; a later run continues it.
+var ErrNotDelivered = errors.New("not delivered yet")
+
+// Deliver sends message id (and any other due message of the endpoint's
+// channel) until id is sent, acknowledged, rejected or dead, and returns
+// it in that state. A rejected or dead message is returned without error;
+// the caller reads its State and LastError. When ctx ends first, the error
+// wraps ErrNotDelivered and the message stays in the outbox.
+func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageID) (register.Message, error) {
+	sender := &client.Sender{Store: o.Store, Client: ep.Client, Payloads: sealedPayloads{o.Payloads}, Actor: o.Actor,
+		Worker: o.Worker, Lease: o.lease(), Channel: register.Channel(ep.Channel)}
+	for {
+		m, err := o.Store.Message(ctx, id)
+		if err != nil {
+			return m, err
+		}
+		switch m.State {
+		case register.MessageSent, register.MessageAcknowledged, register.MessageRejected, register.MessageDead:
+			return m, nil
+		}
+		results, err := sender.SendDue(ctx, 1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return m, fmt.Errorf("message %s: %w (%s)", id, ErrNotDelivered, m.State)
+			}
+			return m, err
+		}
+		for _, r := range results {
+			if r.Err != nil && o.Attempt != nil {
+				o.Attempt(r)
+			}
+		}
+		if len(results) > 0 {
+			continue
+		}
+		// Nothing due: wait for our retry time or the lease of a dead
+		// process, in steps so that the deadline is noticed.
+		wait := time.Second
+		switch m.State {
+		case register.MessageRetryWait:
+			wait = min(wait, time.Until(m.NextAttemptAt))
+		case register.MessageSending:
+			wait = min(wait, time.Until(m.ClaimedAt.Add(o.lease())))
+		}
+		t := time.NewTimer(max(wait, 20*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return m, fmt.Errorf("message %s: %w (%s)", id, ErrNotDelivered, m.State)
+		case <-t.C:
+		}
+	}
+}
+
+func (o *Outbox) lease() time.Duration {
+	if o.Lease <= 0 {
+		return 2 * time.Minute
+	}
+	return o.Lease
+}
+
+// sealedPayloads serves the payload store's (already CMS-sealed) payloads
+// as upload bodies, decrypted from rest anew for every attempt.
+type sealedPayloads struct{ s *payload.Store }
+
+func (p sealedPayloads) Body(_ context.Context, ref register.PayloadRef) (*client.Body, error) {
+	ok, err := p.s.Has(ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("payload %s: %w", ref.SHA256, os.ErrNotExist)
+	}
+	return client.ReaderBody(ref.Size, ref.SHA256, func() (io.Reader, error) { return p.s.Open(ref.SHA256) }), nil
+}
+
+// Reply is an opened answer of the BA.
+type Reply struct {
+	// Plain is the opened content (a feedback or acknowledgement file).
+	Plain []byte
+	// Signer is the BA's verified signature.
+	Signer cms.SignerInfo
+	// Sealed is the answer as received, kept in the payload store.
+	Sealed register.PayloadRef
+}
+
+// ErrNotReady: the BA has no answer yet.
+var ErrNotReady = client.ErrNotReady
+
+// FetchReply asks once for the BA's answer to message id. The error wraps
+// ErrNotReady while there is none. The answer as received is kept in the
+// payload store; then it is opened. An answer that does not open (wrong
+// recipient, bad signature, untrusted signer) is an error that says why;
+// it is kept all the same, for the record.
+func (o *Outbox) FetchReply(ctx context.Context, ep *Endpoint, id register.MessageID) (*Reply, error) {
+	data, _, err := ep.Client.Reply(ctx, ep.Channel, baapi.MessageID(id))
+	if err != nil {
+		return nil, err
+	}
+	return o.Open(ctx, ep, data)
+}
+
+// Open keeps a sealed file from the BA in the payload store and opens it.
+func (o *Outbox) Open(ctx context.Context, ep *Endpoint, sealed []byte) (*Reply, error) {
+	ref, err := o.Payloads.Put(ctx, bytes.NewReader(sealed))
+	if err != nil {
+		return nil, fmt.Errorf("storing the BA's answer: %w", err)
+	}
+	key, err := decrypter(ep.Reply)
+	if err != nil {
+		return &Reply{Sealed: ref}, err
+	}
+	var plain bytes.Buffer
+	si, err := cms.Open(ctx, &plain, bytes.NewReader(sealed), cms.OpenOptions{Key: key, Cert: ep.Reply.Cert, Trust: ep.Trust, Profile: ep.profile()})
+	if err != nil {
+		return &Reply{Sealed: ref}, fmt.Errorf("the BA's answer (SHA-256 %s) does not open: %w", ref.SHA256, err)
+	}
+	return &Reply{Plain: plain.Bytes(), Signer: si, Sealed: ref}, nil
+}
+
+// decrypter returns the identity's key as a crypto.Decrypter (RSA keys
+// are; the BA encrypts to RSA keys).
+func decrypter(id *pki.Identity) (crypto.Decrypter, error) {
+	if id == nil {
+		return nil, errors.New("no identity to open the BA's answers with (the encryption certificate and key)")
+	}
+	d, ok := id.Key.(crypto.Decrypter)
+	if !ok {
+		return nil, fmt.Errorf("the key of %s (%T) cannot decrypt; the BA encrypts to RSA keys", id.Cert.Subject.CommonName, id.Key)
+	}
+	return d, nil
+}
+
+// AwaitReply polls FetchReply every interval until the answer is there or
+// ctx ends.
+func (o *Outbox) AwaitReply(ctx context.Context, ep *Endpoint, id register.MessageID, interval time.Duration) (*Reply, error) {
+	for {
+		r, err := o.FetchReply(ctx, ep, id)
+		if !errors.Is(err, ErrNotReady) {
+			return r, err
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("no answer from the BA to %s yet: %w", id, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Verdict is what an answer says about a message.
+type Verdict struct {
+	// Accepted: the BA took the message (acknowledged).
+	Accepted bool
+	// Summary is recorded with the entries, e.g. "angenommen, 3 Hinweise"
+	// or "abgelehnt: R13_0030, R3_0010". No personal data.
+	Summary string
+}
+
+// Settle records the answer to message id: a "feedback" entry holding the
+// answer's payload, then acknowledged or rejected. An answer for a message
+// that is no longer sent (it was settled before, by this or another
+// process) changes nothing and returns the message as it is, with settled
+// false.
+func (o *Outbox) Settle(ctx context.Context, id register.MessageID, r *Reply, v Verdict) (m register.Message, settled bool, err error) {
+	m, err = o.Store.Message(ctx, id)
+	if err != nil {
+		return m, false, err
+	}
+	if m.State != register.MessageSent {
+		return m, false, nil
+	}
+	if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
+		Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed,
+		Detail: oneLine(v.Summary)}); err != nil {
+		return m, false, err
+	}
+	t := register.MarkAcknowledged(id, r.Sealed, o.Actor)
+	if !v.Accepted {
+		t = register.MarkRejected(id, oneLine(v.Summary), r.Sealed, o.Actor)
+	}
+	nm, err := o.Store.Transition(ctx, t)
+	if errors.Is(err, register.ErrStateConflict) {
+		nm, err = o.Store.Message(ctx, id)
+		return nm, false, err
+	}
+	return nm, err == nil, err
+}
+
+// oneLine keeps a detail to one printable line of at most 500 runes.
+func oneLine(s string) string {
+	r := []rune(s)
+	for i, c := range r {
+		if c < 0x20 || c == 0x7f {
+			r[i] = ' '
+		}
+	}
+	if len(r) > 500 {
+		r = append(r[:497], '.', '.', '.')
+	}
+	return string(r)
+}

@@ -1,0 +1,347 @@
+package monthly_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"meldeweg.dev/meldeweg/schemas"
+	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/transport/client"
+	"meldeweg.dev/meldeweg/transport/cms"
+	"meldeweg.dev/meldeweg/transport/delivery"
+	"meldeweg.dev/meldeweg/transport/pki"
+	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/payload"
+	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
+	"meldeweg.dev/meldeweg/transport/sim"
+	"meldeweg.dev/meldeweg/transport/sim/bacheck"
+	"meldeweg.dev/meldeweg/xsozial"
+	"meldeweg.dev/meldeweg/xsozial/monthly"
+	"meldeweg.dev/meldeweg/xsozial/source"
+	"meldeweg.dev/meldeweg/xsozial/synth"
+)
+
+const traeger = "12345"
+
+// month is the reporting month: the one before today's, as in production.
+// (The test PKI is minted now, so the clock cannot be fixed in the past.)
+var month = schemas.MonthOf(time.Now()).AddMonths(-1)
+
+func now() time.Time { return time.Now() }
+
+// testBundle is a test PKI, a BA simulator judging uploads like the BA on
+// loopback, and a fresh register with its payload store.
+type testBundle struct {
+	dir    string
+	reg    *schemas.Registry
+	pkiDir string
+	server *sim.Server
+	url    string
+	store  register.Store
+	ob     *delivery.Outbox
+	ep     *delivery.Endpoint
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	tb := &testBundle{dir: t.TempDir()}
+	tb.pkiDir = filepath.Join(tb.dir, "pki")
+	if err := pki.Init(tb.pkiDir, pki.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := schemas.Load(schemas.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.reg = reg
+	cfg, err := bacheck.LoadTestPKI(tb.pkiDir, bacheck.Config{Registry: reg, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := bacheck.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverID, err := pki.LoadIdentity(filepath.Join(tb.pkiDir, "ba-server.pem"), filepath.Join(tb.pkiDir, "ba-server.key"), pki.Password{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.CertPool(filepath.Join(tb.pkiDir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, err := client.ServerTLSConfig(tlsCert(serverID), ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.server, err = sim.New(sim.Config{TLS: srvTLS, Dir: filepath.Join(tb.dir, "sim"), Checker: checker, ReplyWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go tb.server.Serve(l)
+	t.Cleanup(func() { tb.server.Close() })
+	tb.url = "https://" + l.Addr().String()
+
+	tb.store, err = sqlitestore.Open(context.Background(), filepath.Join(tb.dir, "register.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tb.store.Close() })
+	ps, err := payload.Open(filepath.Join(tb.dir, "payloads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.ob = &delivery.Outbox{Store: tb.store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
+	tb.ep = endpoint(t, tb.pkiDir, tb.url, "traeger")
+	return tb
+}
+
+func endpoint(t *testing.T, dir, url, who string) *delivery.Endpoint {
+	t.Helper()
+	load := func(stem string) *pki.Identity {
+		id, err := pki.LoadIdentity(filepath.Join(dir, stem+".pem"), filepath.Join(dir, stem+".key"), pki.Password{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	tlsID, sign, enc := load(who+"-client"), load(who+"-sign"), load(who+"-encrypt")
+	ba, err := pki.LoadCertificates(filepath.Join(dir, "ba-encrypt.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := pki.CertPool(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := client.ClientTLSConfig(tlsCert(tlsID), trust, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{BaseURL: url, TLS: tlsCfg, Attempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &delivery.Endpoint{Channel: baapi.ChannelXSozial, URL: url, Client: c,
+		Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert}, BA: ba[0], Reply: enc, Trust: trust}
+}
+
+func tlsCert(id *pki.Identity) (c tls.Certificate) {
+	c.Certificate = [][]byte{id.Cert.Raw}
+	c.PrivateKey = id.Key
+	c.Leaf = id.Cert
+	return c
+}
+
+// source writes synthetic source records; faults injects the known faults.
+func (tb *testBundle) source(t *testing.T, name string, faults bool) string {
+	t.Helper()
+	b, err := tb.reg.Select(xsozial.Standard, month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tb.dir, name)
+	if _, err := synth.WriteSource(dir, synth.Options{BGs: 30, Seed: 7, Traeger: traeger, Month: month, Version: b.Version, Faults: faults}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func (tb *testBundle) params(src string) monthly.Params {
+	return monthly.Params{Traeger: traeger, Month: month, SourceDir: src, WorkDir: filepath.Join(tb.dir, "out"),
+		Registry: tb.reg, Endpoint: tb.ep, Outbox: tb.ob, Software: "meldeweg", SoftwareVersion: "test",
+		Now: now, FeedbackWait: 20 * time.Second, PollEvery: 50 * time.Millisecond, Test: true}
+}
+
+// events lists the events recorded for message id, in order.
+func events(t *testing.T, s register.Store, id register.MessageID) string {
+	t.Helper()
+	var out []string
+	for e, err := range register.All(context.Background(), s, id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.MessageID() == id {
+			out = append(out, string(e.Event()))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func mustVerify(t *testing.T, s register.Store) {
+	t.Helper()
+	if _, err := s.Verify(context.Background()); err != nil {
+		t.Fatalf("register does not verify: %v", err)
+	}
+}
+
+func TestMonthlyRunIsIdempotent(t *testing.T) {
+	tb := setup(t)
+	ctx := context.Background()
+	p := tb.params(tb.source(t, "src", false))
+
+	res, err := monthly.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != monthly.Accepted || res.AlreadyDone || res.Report == nil || !res.Report.Passed {
+		t.Fatalf("first run: %+v", res)
+	}
+	id := monthly.MessageID(traeger, month, 1)
+	if res.Message.ID != id || res.Message.State != register.MessageAcknowledged {
+		t.Fatalf("message %s in %s, want %s acknowledged", res.Message.ID, res.Message.State, id)
+	}
+	want := "built checked sealed queued sending receipt sent feedback acknowledged"
+	if got := events(t, tb.store, id); got != want {
+		t.Errorf("register entries for %s:\n got %s\nwant %s", id, got, want)
+	}
+	if st, err := os.Stat(res.Dataset); err != nil || st.Size() == 0 {
+		t.Errorf("dataset %s: %v", res.Dataset, err)
+	}
+
+	// A rerun does nothing and says so.
+	again, err := monthly.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.AlreadyDone || again.Outcome != monthly.Accepted || again.Message.ID != id {
+		t.Fatalf("rerun: %+v, want already done", again)
+	}
+	if n := len(tb.server.Accepted()); n != 1 {
+		t.Errorf("the BA accepted %d uploads, want 1", n)
+	}
+	if got := events(t, tb.store, id); got != want {
+		t.Errorf("the rerun changed the register: %s", got)
+	}
+	mustVerify(t, tb.store)
+}
+
+func TestMonthlyRunResumesAfterACrash(t *testing.T) {
+	for _, stop := range []string{"queued", "sent"} {
+		t.Run("stopped "+stop, func(t *testing.T) {
+			tb := setup(t)
+			ctx := context.Background()
+			p := tb.params(tb.source(t, "src", false))
+			id := monthly.MessageID(traeger, month, 1)
+			// An earlier run built, checked and queued (and maybe sent), then
+			// died: the register holds what it did.
+			dataset := filepath.Join(tb.dir, "dataset.xml")
+			writeDataset(t, tb, p.SourceDir, dataset)
+			key, _ := register.XSozialKey(traeger, month.String())
+			if _, _, err := tb.ob.Submit(ctx, tb.ep, delivery.SubmitParams{ID: id, Correlation: key, Plain: dataset}); err != nil {
+				t.Fatal(err)
+			}
+			if stop == "sent" {
+				if m, err := tb.ob.Deliver(ctx, tb.ep, id); err != nil || m.State != register.MessageSent {
+					t.Fatalf("Deliver: %v %v", m.State, err)
+				}
+			}
+			res, err := monthly.Run(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStep := map[string]string{"queued": "send", "sent": "await"}[stop]
+			if res.Outcome != monthly.Accepted || res.Resumed != wantStep || res.Message.ID != id {
+				t.Fatalf("resumed run: outcome %s, resumed %q, message %s; want accepted, %q, %s", res.Outcome, res.Resumed, res.Message.ID, wantStep, id)
+			}
+			if n := len(tb.server.Accepted()); n != 1 {
+				t.Errorf("the BA accepted %d uploads, want exactly 1", n)
+			}
+			mustVerify(t, tb.store)
+		})
+	}
+}
+
+// writeDataset builds the month's dataset from src, as a run would.
+func writeDataset(t *testing.T, tb *testBundle, src, out string) {
+	t.Helper()
+	b, err := tb.reg.Select(xsozial.Standard, month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := source.Build(context.Background(), src, f, source.Options{Traeger: traeger, Month: month, Version: b.Version,
+		Created: now(), Software: "meldeweg", SoftwareVersion: "test", Test: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMonthlyRunStopsAtItsOwnCheck(t *testing.T) {
+	tb := setup(t)
+	res, err := monthly.Run(context.Background(), tb.params(tb.source(t, "faulty", true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != monthly.CheckFailed || res.Report == nil || res.Report.Passed {
+		t.Fatalf("outcome %s, want check-failed", res.Outcome)
+	}
+	if n := len(tb.server.Accepted()); n != 0 {
+		t.Errorf("a dataset that failed the check reached the BA (%d uploads)", n)
+	}
+	if _, err := tb.store.Message(context.Background(), monthly.MessageID(traeger, month, 1)); !errors.Is(err, register.ErrNotFound) {
+		t.Errorf("a dataset that failed the check was queued: %v", err)
+	}
+	if got := events(t, tb.store, monthly.MessageID(traeger, month, 1)); got != "built checked" {
+		t.Errorf("entries %q, want built checked", got)
+	}
+	mustVerify(t, tb.store)
+}
+
+func TestCorrectionSupersedesAndLinks(t *testing.T) {
+	tb := setup(t)
+	ctx := context.Background()
+	p := tb.params(tb.source(t, "src", false))
+	if _, err := monthly.Run(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Correction = true
+	res, err := monthly.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := monthly.MessageID(traeger, month, 1), monthly.MessageID(traeger, month, 2)
+	if res.Outcome != monthly.Accepted || res.Message.ID != second || res.Message.ResendOf != first {
+		t.Fatalf("correction: outcome %s, message %s resend of %q; want accepted %s linked to %s", res.Outcome, res.Message.ID, res.Message.ResendOf, second, first)
+	}
+	data, err := os.ReadFile(res.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), ">2<") {
+		t.Errorf("the correction's dataset does not say Lieferart 2")
+	}
+	if n := len(tb.server.Accepted()); n != 2 {
+		t.Errorf("the BA accepted %d uploads, want 2", n)
+	}
+	// A correction of nothing is refused.
+	p.Month = month.AddMonths(-1)
+	if _, err := monthly.Run(ctx, p); err == nil || !strings.Contains(err.Error(), "no earlier delivery") {
+		t.Errorf("correction without an earlier delivery: err = %v", err)
+	}
+	mustVerify(t, tb.store)
+}
+
+func TestMonthInTheFutureIsRefused(t *testing.T) {
+	tb := setup(t)
+	p := tb.params("unused")
+	p.Month = month.AddMonths(2)
+	if _, err := monthly.Run(context.Background(), p); err == nil || !strings.Contains(err.Error(), "future") {
+		t.Fatalf("err = %v, want the month refused as in the future", err)
+	}
+}
