@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"meldeweg.dev/meldeweg/schemas"
+	"meldeweg.dev/meldeweg/transport/baapi"
 )
 
 // config is the operator's configuration file (JSON). Every field is
@@ -18,9 +19,10 @@ type config struct {
 	SchemaDirs []string `json:"schema_dirs,omitempty"`
 	// Bundles are schema bundles described inline; see schemas.Manifest.
 	Bundles []schemas.Manifest `json:"bundles,omitempty"`
-	// BA is the BA endpoint and this instance's TLS identity, for send and
-	// poll; command-line flags override each field.
-	BA baConfig `json:"ba,omitempty"`
+	// Endpoints are the BA endpoints by channel ("xsozial", "emaw"), with
+	// this instance's identities for each; see endpointConfig. Flags
+	// (--url, --pki, --profile) override them.
+	Endpoints map[string]endpointConfig `json:"endpoints,omitempty"`
 	// CMSProfile is the algorithm profile of seal and open when --profile
 	// is not given: "compat" or "bsi". Defaults to compat.
 	CMSProfile string `json:"cms_profile,omitempty"`
@@ -37,23 +39,14 @@ type config struct {
 	// Traeger is this instance's Trägernummer (five digits): xsozial build
 	// writes it, xsozial check requires it (RTX). --traeger overrides it.
 	Traeger string `json:"traeger,omitempty"`
+	// XSozialSource is the directory the case-management system exports
+	// the source records to; "xsozial run" builds from it. --in overrides.
+	XSozialSource string `json:"xsozial_source,omitempty"`
+	// WorkDir receives datasets and check reports of "xsozial run".
+	// Defaults to meldeweg-out in the working directory.
+	WorkDir string `json:"work_dir,omitempty"`
 
 	dir string // directory of the file, for relative paths
-}
-
-// baConfig is where the BA endpoint is and how Meldeweg authenticates to
-// it. Relative paths are taken relative to the configuration file.
-type baConfig struct {
-	// URL is the endpoint, "https://host:port".
-	URL string `json:"url,omitempty"`
-	// CACert is the BA's CA certificate (PEM), pinned as the only root.
-	CACert string `json:"ca_cert,omitempty"`
-	// ClientCert and ClientKey are the TLS client identity: PEM files, or
-	// a PKCS#12 file as ClientCert with ClientKey empty.
-	ClientCert string `json:"client_cert,omitempty"`
-	ClientKey  string `json:"client_key,omitempty"`
-	// KeyPasswordFile holds the PKCS#12 password.
-	KeyPasswordFile string `json:"key_password_file,omitempty"`
 }
 
 // loadConfig reads the configuration at path; "" gives the defaults.
@@ -81,8 +74,14 @@ func loadConfig(path string) (*config, error) {
 	for i, d := range c.SchemaDirs {
 		c.SchemaDirs[i] = c.abs(d)
 	}
-	c.BA.CACert, c.BA.ClientCert = c.abs(c.BA.CACert), c.abs(c.BA.ClientCert)
-	c.BA.ClientKey, c.BA.KeyPasswordFile = c.abs(c.BA.ClientKey), c.abs(c.BA.KeyPasswordFile)
+	c.XSozialSource, c.WorkDir = c.abs(c.XSozialSource), c.abs(c.WorkDir)
+	for name, ep := range c.Endpoints {
+		if _, err := baapi.ParseChannel(name); err != nil {
+			return nil, fmt.Errorf("configuration %s: endpoints: %w", path, err)
+		}
+		ep.absPaths(c)
+		c.Endpoints[name] = ep
+	}
 	return c, nil
 }
 

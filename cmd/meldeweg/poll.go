@@ -2,53 +2,59 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"meldeweg.dev/meldeweg/emaw/ack"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
+	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/xsozial/feedback"
+	"meldeweg.dev/meldeweg/xsozial/monthly"
 )
 
 func pollCommand() *command {
 	return &command{
 		name:    "poll",
-		summary: "download and record what the BA made available (replies, inbound eM@w messages)",
-		usage:   `poll [--channel emaw|xsozial|all] [CONNECTION OPTIONS]`,
-		help: `Collects what the BA offers and records it in the register:
+		summary: "collect and record what the BA made available (feedback, acknowledgements, inbound eM@w messages)",
+		usage:   `poll [--channel emaw|xsozial|all] [ENDPOINT OPTIONS]`,
+		help: `Collects what the BA offers, opens it (decrypts it and verifies the BA's
+signature and chain), keeps it sealed in the payload store and records it:
 
-  eM@w     lists the mailbox; downloads every file (length and SHA-256
-           checked); an OK/NOK acknowledgement moves its sent message to
-           acknowledged or rejected; an inbound message (e.g. an Anmeldung)
-           is validated against the eM@w bundle in force and recorded as
-           received. Each file is then removed from the mailbox. A reply
-           offered twice is recorded once.
-  XSozial  fetches the feedback for every delivery in state sent and moves
-           it to acknowledged (accepted) or rejected.
+  XSozial  fetches the feedback (Rückmeldung) for every delivery in state
+           sent; "angenommen" moves it to acknowledged, "abgelehnt" to
+           rejected, with the rule codes in the register.
+  eM@w     lists the mailbox and downloads every file (length and SHA-256
+           checked). An OK/NOK acknowledgement settles its upload: every
+           event acknowledged moves it to acknowledged, any NOK to rejected;
+           each event's answer is recorded. An inbound message (e.g. an
+           Anmeldung) is validated against the eM@w bundle in force and
+           recorded as received. Each file is then removed from the mailbox.
 
-Downloaded files are kept in REGISTER.inbox/ under their SHA-256.
+An answer offered twice is recorded once.
 
 POSITIONAL ARGUMENTS
   none
 
 EXIT CODES
-  0  everything offered was recorded; no rejection, no invalid file
-  1  at least one NOK/rejected reply or invalid inbound message (recorded)
-  2  usage, configuration, certificate, register or transport error
+  0  everything offered was recorded; nothing rejected, nothing invalid
+  1  at least one rejection or invalid inbound message (recorded)
+  2  usage, configuration, certificate, register or transport error, or an
+     answer that does not open (not recorded as a verdict)
 
 EXAMPLES
   meldeweg poll --pki demo/pki --url https://127.0.0.1:8443
   meldeweg --config meldeweg.json poll --channel emaw`,
 		setFlags: func(fs *flag.FlagSet) {
 			fs.String("channel", "all", "`CHANNEL` to poll: emaw, xsozial or all")
-			addConnectionFlags(fs)
+			addEndpointFlags(fs)
 			fs.Duration("timeout", 5*time.Minute, "give up after `DURATION`")
 		},
 		run: runPoll,
@@ -64,9 +70,8 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("poll takes no positional arguments")
 	}
-	which := fs.Lookup("channel").Value.String()
 	var chans []baapi.Channel
-	switch which {
+	switch which := fs.Lookup("channel").Value.String(); which {
 	case "all":
 		chans = baapi.Channels()
 	default:
@@ -76,25 +81,25 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 		}
 		chans = []baapi.Channel{ch}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fs.Lookup("timeout").Value.(flag.Getter).Get().(time.Duration))
+	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
 	defer cancel()
+	ob, err := e.outbox(fs)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	defer ob.Store.Close()
 	var st pollStats
 	for _, ch := range chans {
-		conn, err := connect(e, fs, ch, 0)
+		ep, err := e.endpoint(fs, ch, 0)
 		if err != nil {
 			return e.failf(exitError, "%v", err)
 		}
-		inbox := fs.Lookup("register").Value.String() + ".inbox"
-		if err := os.MkdirAll(inbox, 0o700); err != nil {
-			conn.close()
-			return e.failf(exitError, "%v", err)
-		}
 		if ch == baapi.ChannelEmaw {
-			err = pollEmaw(ctx, e, conn, inbox, &st)
+			err = pollEmaw(ctx, e, ob, ep, &st)
 		} else {
-			err = pollXSozial(ctx, e, conn, inbox, &st)
+			err = pollXSozial(ctx, e, ob, ep, &st)
 		}
-		conn.close()
+		ep.Client.Close()
 		if err != nil {
 			return e.failf(exitError, "%s: %v", ch, err)
 		}
@@ -107,28 +112,89 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 	return exitOK
 }
 
-func pollEmaw(ctx context.Context, e *env, conn *connection, inbox string, st *pollStats) error {
-	mb := client.EmawMailbox{C: conn.client}
+// pollXSozial fetches the feedback of every XSozial delivery in state sent.
+func pollXSozial(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, st *pollStats) error {
+	msgs, err := ob.Store.Messages(ctx, register.MessagesParams{State: register.MessageSent})
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.Channel != register.ChannelXSozial {
+			continue
+		}
+		r, err := ob.FetchReply(ctx, ep, m.ID)
+		if errors.Is(err, delivery.ErrNotReady) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		fb, err := feedback.Parse(strings.NewReader(string(r.Plain)))
+		if err != nil {
+			return fmt.Errorf("feedback for %s: %w", m.ID, err)
+		}
+		nm, settled, err := ob.Settle(ctx, m.ID, r, monthly.Verdict(fb))
+		if err != nil {
+			return err
+		}
+		countSettled(e, st, nm, settled)
+	}
+	return nil
+}
+
+func countSettled(e *env, st *pollStats, m register.Message, settled bool) {
+	switch {
+	case !settled:
+		st.duplicates++
+	case m.State == register.MessageRejected:
+		st.rejected++
+		fmt.Fprintf(e.stderr, "%s: message %s rejected by the BA: %s\n", e.name, m.ID, m.LastError)
+	default:
+		st.acked++
+	}
+}
+
+// pollEmaw collects the eM@w mailbox: acknowledgements and inbound
+// messages.
+func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, st *pollStats) error {
+	mb := client.EmawMailbox{C: ep.Client}
 	l, err := mb.List(ctx)
 	if err != nil {
 		return err
 	}
+	reg, err := e.registry()
+	if err != nil {
+		return err
+	}
+	codec := msg.NewCodec(reg)
+	tmp, err := os.MkdirTemp("", "meldeweg-poll-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
 	for _, f := range l.Files {
-		dst := filepath.Join(inbox, f.SHA256)
-		got, err := mb.Download(ctx, f, dst)
+		dst := filepath.Join(tmp, f.SHA256)
+		if _, err := mb.Download(ctx, f, dst); err != nil {
+			return err
+		}
+		sealed, err := os.ReadFile(dst)
 		if err != nil {
 			return err
 		}
-		ref := register.PayloadRef{SHA256: got.SHA256, Size: got.Size}
+		r, err := ob.Open(ctx, ep, sealed)
+		if err != nil {
+			return fmt.Errorf("mailbox file %s: %w", f.ID, err)
+		}
 		switch f.Kind {
 		case baapi.KindReply:
-			if err := recordReply(ctx, e, conn, register.ChannelEmaw, register.MessageID(f.Ref), got.Outcome, ref, st); err != nil {
-				return err
-			}
+			err = recordAck(ctx, e, ob, codec, register.MessageID(f.Ref), r, st)
 		case baapi.KindMessage:
-			if err := recordInbound(ctx, e, conn, f, dst, ref, st); err != nil {
-				return err
-			}
+			err = recordInbound(ctx, e, ob, ep, codec, f, r, st)
+		default:
+			err = fmt.Errorf("mailbox file %s has unknown kind %q", f.ID, f.Kind)
+		}
+		if err != nil {
+			return err
 		}
 		if err := mb.Remove(ctx, f.ID); err != nil {
 			return err
@@ -137,11 +203,14 @@ func pollEmaw(ctx context.Context, e *env, conn *connection, inbox string, st *p
 	return nil
 }
 
-// recordReply moves a sent message to acknowledged or rejected. A reply
-// for a message that is no longer sent (a duplicate acknowledgement, or
-// one for a message this register does not hold) is skipped.
-func recordReply(ctx context.Context, e *env, conn *connection, ch register.Channel, id register.MessageID, outcome baapi.Outcome, ref register.PayloadRef, st *pollStats) error {
-	m, err := conn.store.Message(ctx, id)
+// recordAck settles an upload by its acknowledgement file and records the
+// answer to each event.
+func recordAck(ctx context.Context, e *env, ob *delivery.Outbox, codec *msg.Codec, upload register.MessageID, r *delivery.Reply, st *pollStats) error {
+	q, _, err := ack.Unmarshal(ctx, codec, r.Plain, "acknowledgement for "+string(upload))
+	if err != nil {
+		return fmt.Errorf("acknowledgement for %s: %w", upload, err)
+	}
+	m, err := ob.Store.Message(ctx, upload)
 	if errors.Is(err, register.ErrNotFound) || err == nil && m.State != register.MessageSent {
 		st.duplicates++
 		return nil
@@ -149,43 +218,47 @@ func recordReply(ctx context.Context, e *env, conn *connection, ch register.Chan
 	if err != nil {
 		return err
 	}
-	var t register.Transition
-	switch outcome {
-	case baapi.OutcomeOK:
-		t = register.MarkAcknowledged(id, ref, conn.actor)
-	case baapi.OutcomeNOK:
-		t = register.MarkRejected(id, "the BA answered NOK", ref, conn.actor)
-	default:
-		return fmt.Errorf("reply for %s carries no outcome (%q); left unrecorded", id, outcome)
-	}
-	if ch == register.ChannelXSozial {
-		if _, err := conn.store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: ch, Event: register.EventFeedback,
-			Actor: conn.actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: ref, Detail: "feedback " + string(outcome)}); err != nil {
+	counts := map[ack.Outcome]int{}
+	for _, res := range q.Ergebnis {
+		o := res.Outcome()
+		counts[o]++
+		var codes []string
+		for _, f := range res.Fehler {
+			codes = append(codes, f.Code)
+		}
+		detail := fmt.Sprintf("event %s: %s %s", res.NachrichtID, res.Status, o)
+		if len(codes) > 0 {
+			detail += " (" + strings.Join(codes, ", ") + ")"
+		}
+		if _, err := ob.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
+			Event: register.EventFeedback, Actor: ob.Actor, Endpoint: m.Endpoint, MessageID: upload, Correlation: m.Correlation,
+			Payload: r.Sealed, Detail: detail}); err != nil {
 			return err
 		}
 	}
-	nm, err := conn.store.Transition(ctx, t)
-	if errors.Is(err, register.ErrStateConflict) { // another poller was faster
-		st.duplicates++
-		return nil
+	accepted := len(q.Ergebnis) > 0 && counts[ack.OutcomeAcknowledged] == len(q.Ergebnis)
+	var parts []string
+	for _, o := range ack.Outcomes() {
+		if counts[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
+		}
 	}
+	nm, settled, err := ob.Settle(ctx, upload, r, delivery.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", ")})
 	if err != nil {
 		return err
 	}
-	if nm.State == register.MessageRejected {
-		st.rejected++
-		fmt.Fprintf(e.stderr, "%s: message %s rejected by the BA\n", e.name, id)
-	} else {
-		st.acked++
+	countSettled(e, st, nm, settled)
+	if counts[ack.OutcomeBAError] > 0 {
+		fmt.Fprintf(e.stderr, "%s: upload %s: %d event(s) failed inside the BA; deliver them again\n", e.name, upload, counts[ack.OutcomeBAError])
 	}
 	return nil
 }
 
-// recordInbound validates an inbound eM@w document and records it as
+// recordInbound validates an inbound eM@w message and records it as
 // received, once per content.
-func recordInbound(ctx context.Context, e *env, conn *connection, f baapi.FileInfo, path string, ref register.PayloadRef, st *pollStats) error {
-	id := register.MessageID("in-" + f.SHA256[:32])
-	entries, err := conn.store.List(ctx, register.ListParams{MessageID: id, Limit: 10})
+func recordInbound(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, f baapi.FileInfo, r *delivery.Reply, st *pollStats) error {
+	id := register.MessageID("in-" + r.Sealed.SHA256.String()[:32])
+	entries, err := ob.Store.List(ctx, register.ListParams{MessageID: id, Limit: 10})
 	if err != nil {
 		return err
 	}
@@ -195,16 +268,8 @@ func recordInbound(ctx context.Context, e *env, conn *connection, f baapi.FileIn
 			return nil
 		}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
 	verdict := "valid"
-	reg, err := e.registry()
-	if err != nil {
-		return err
-	}
-	if root, b, verr := msg.NewCodec(reg).ValidateDocument(ctx, data, "file "+string(f.ID)); verr != nil {
+	if root, b, verr := codec.ValidateDocument(ctx, r.Plain, "file "+string(f.ID)); verr != nil {
 		// The codec redacts personal values from its problems; the file
 		// name from the BA is not repeated (it may carry identifiers).
 		verdict = "invalid"
@@ -214,37 +279,8 @@ func recordInbound(ctx context.Context, e *env, conn *connection, f baapi.FileIn
 		verdict = "valid " + root + " (" + b.ID() + ")"
 	}
 	st.received++
-	_, err = conn.store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
-		Event: register.EventReceived, Actor: conn.actor, Endpoint: conn.url, MessageID: id, Payload: ref,
+	_, err = ob.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
+		Event: register.EventReceived, Actor: ob.Actor, Endpoint: ep.URL, MessageID: id, Payload: r.Sealed,
 		Detail: "received file " + string(f.ID) + ": " + verdict})
 	return err
-}
-
-func pollXSozial(ctx context.Context, e *env, conn *connection, inbox string, st *pollStats) error {
-	portal := client.XSozialPortal{C: conn.client}
-	msgs, err := conn.store.Messages(ctx, register.MessagesParams{State: register.MessageSent})
-	if err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if m.Channel != register.ChannelXSozial {
-			continue
-		}
-		data, f, err := portal.Feedback(ctx, baapi.MessageID(m.ID))
-		if errors.Is(err, client.ErrNotReady) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		if err := os.WriteFile(filepath.Join(inbox, hex.EncodeToString(sum[:])), data, 0o600); err != nil {
-			return err
-		}
-		ref := register.PayloadRef{SHA256: f.SHA256, Size: f.Size}
-		if err := recordReply(ctx, e, conn, register.ChannelXSozial, m.ID, f.Outcome, ref, st); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -13,7 +13,8 @@ func xsozialCommand() *command {
 	return &command{
 		name:    "xsozial",
 		summary: "build, check and read feedback of XSozial-BA-SGB II deliveries",
-		usage: `xsozial build --traeger NR --month YYYY-MM --in DIR --out FILE
+		usage: `xsozial run --month YYYY-MM
+xsozial build --traeger NR --month YYYY-MM --in DIR --out FILE
 xsozial check FILE
 xsozial feedback FILE [--dataset FILE --source DIR]`,
 		help: `The monthly § 51b SGB II delivery: build the dataset from the JSON Lines
@@ -22,7 +23,7 @@ BA's VTXSozial (RTX, VTX, PTX), and read the BA's feedback, mapping each
 finding back to its source line. The schema bundle (and with it the rule
 table and the Schlüsselkatalog) is the one in force for the reporting month;
 the embedded ones are models built from public facts, not the BA's.`,
-		sub: []*command{xsozialBuildCommand(), xsozialCheckCommand(), xsozialFeedbackCommand()},
+		sub: []*command{xsozialRunCommand(), xsozialBuildCommand(), xsozialCheckCommand(), xsozialFeedbackCommand()},
 	}
 }
 

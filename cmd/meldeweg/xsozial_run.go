@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"meldeweg.dev/meldeweg/schemas"
+	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/xsozial/monthly"
+)
+
+func xsozialRunCommand() *command {
+	return &command{
+		name:    "run",
+		summary: "the monthly delivery: build, check, seal, send, await feedback, record (idempotent)",
+		usage:   `xsozial run --month YYYY-MM [--traeger NR] [--in DIR] [--work DIR] [--correction] [ENDPOINT OPTIONS]`,
+		help: `Runs the month's XSozial-BA-SGB II delivery end to end: builds the complete
+snapshot from the source records in --in, checks it in three stages (RTX,
+VTX, PTX; reports next to the dataset in --work), seals it for the BA,
+queues it in the outbox, sends it over mutual TLS, waits for the BA's
+feedback and records it. Every step is an entry in the register under the
+Trägernummer and month.
+
+The run is idempotent per (Träger, month): once the BA has accepted the
+month's delivery, running again does nothing and says so. After a crash or
+a failure it resumes where the register says it stopped: a queued message
+is sent, a sent one awaits its feedback, one that could not be delivered
+is sent again (a new message linked to the old one). A delivery that fails
+Meldeweg's own check is not sent. After a rejection, fix the source data
+and run with --correction: a new complete file (Lieferart 2) is built and
+sent, linked in the register to the one it supersedes.
+
+Progress bars are shown on long steps when standard error is a terminal.
+
+POSITIONAL ARGUMENTS
+  none
+
+EXIT CODES
+  0  accepted by the BA (now, or already before: nothing to do)
+  1  the check found Fehler (nothing sent), the BA rejected the delivery,
+     or it could not be delivered after all attempts
+  2  usage, configuration, I/O, register or transport error, or no feedback
+     within --feedback-wait (run again later: it resumes)
+
+EXAMPLES
+  meldeweg --config /etc/meldeweg/meldeweg.json xsozial run --month 2026-10
+  meldeweg xsozial run --month 2026-10 --traeger 12345 --in export/ --pki demo/pki --url https://127.0.0.1:8443
+  meldeweg xsozial run --month 2026-10 --correction`,
+		setFlags: func(fs *flag.FlagSet) {
+			fs.String("month", "", "reporting `MONTH` (Berichtsmonat), YYYY-MM (required)")
+			fs.String("traeger", "", "Trägernummer `NR` (default: configuration \"traeger\")")
+			fs.String("in", "", "source record `DIR` (JSON Lines; default: configuration \"xsozial_source\")")
+			fs.String("work", "", "`DIR` for the dataset and check reports (default: configuration \"work_dir\", else meldeweg-out)")
+			fs.Bool("correction", false, "send a new complete file that supersedes the month's last delivery")
+			fs.Bool("test", false, "mark the delivery as a test delivery (K.8 \"T\")")
+			addEndpointFlags(fs)
+			fs.Duration("feedback-wait", 2*time.Minute, "wait at most `DURATION` for the feedback after sending")
+			fs.Duration("timeout", time.Hour, "give up the whole run after `DURATION` (a rerun resumes)")
+		},
+		run: runXsozialRun,
+	}
+}
+
+func runXsozialRun(e *env, fs *flag.FlagSet, args []string) int {
+	if len(args) != 0 {
+		return e.usageErrorf("unexpected argument %q", args[0])
+	}
+	str := func(n string) string { return fs.Lookup(n).Value.String() }
+	flagBool := func(n string) bool { return fs.Lookup(n).Value.(flag.Getter).Get().(bool) }
+	if str("month") == "" {
+		return e.usageErrorf("--month is required")
+	}
+	month, err := schemas.ParseMonth(str("month"))
+	if err != nil {
+		return e.usageErrorf("--month: %v", err)
+	}
+	cfg, err := e.config()
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	traeger := orDefault(str("traeger"), cfg.Traeger)
+	if traeger == "" {
+		return e.usageErrorf("no Trägernummer: give --traeger or set \"traeger\" in the configuration")
+	}
+	src := orDefault(str("in"), cfg.XSozialSource)
+	work := orDefault(orDefault(str("work"), cfg.WorkDir), "meldeweg-out")
+	reg, err := e.registry()
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	ep, err := e.endpoint(fs, baapi.ChannelXSozial, 0)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	defer ep.Client.Close()
+	ob, err := e.outbox(fs)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	defer ob.Store.Close()
+	ob.Attempt = e.reportAttempt
+
+	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
+	defer cancel()
+	res, err := monthly.Run(ctx, monthly.Params{
+		Traeger: traeger, Month: month, SourceDir: src, WorkDir: work,
+		Correction: flagBool("correction"), Test: flagBool("test"),
+		Registry: reg, Endpoint: ep, Outbox: ob,
+		Software: "meldeweg", SoftwareVersion: version,
+		FeedbackWait: durationFlag(fs, "feedback-wait"),
+		Progress:     e.progress(),
+	})
+	id := res.Message.ID
+	if err != nil {
+		return e.failf(exitError, "Träger %s, month %s: %v", traeger, month, err)
+	}
+	if res.Resumed != "" {
+		fmt.Fprintf(e.stderr, "%s: resumed delivery %s at step %q\n", e.name, id, res.Resumed)
+	}
+	switch res.Outcome {
+	case monthly.Accepted:
+		if res.AlreadyDone {
+			fmt.Fprintf(e.stdout, "Träger %s, month %s: already delivered and accepted by the BA as %s (%s); nothing to do. Use --correction to replace it.\n",
+				traeger, month, id, res.Message.UpdatedAt.UTC().Format(time.RFC3339))
+			return exitOK
+		}
+		fmt.Fprintf(e.stdout, "Träger %s, month %s: %s accepted by the BA (%s)\n", traeger, month, id, monthly.Verdict(res.Feedback).Summary)
+		return exitOK
+	case monthly.CheckFailed:
+		fmt.Fprintf(e.stdout, "Träger %s, month %s: check %s; nothing was sent\n", traeger, month, res.Report.Verdict())
+		for _, s := range res.Report.Stages {
+			fmt.Fprintf(e.stdout, "  %-3s %-7s %d Fehler, %d Hinweise\n", s.Stage, s.Status, s.Fehler, s.Hinweise)
+		}
+		fmt.Fprintf(e.stdout, "  reports: %s.check.{txt,html,json}\n", trimXML(res.Dataset))
+		return exitFindings
+	case monthly.Rejected:
+		fmt.Fprintf(e.stdout, "Träger %s, month %s: %s was rejected by the BA: %s\nFix the source data and run again with --correction.\n", traeger, month, id, res.Message.LastError)
+		return exitFindings
+	case monthly.Dead:
+		fmt.Fprintf(e.stdout, "Träger %s, month %s: %s could not be delivered: %s\nRun again to send it anew.\n", traeger, month, id, res.Message.LastError)
+		return exitFindings
+	case monthly.Pending:
+		return e.failf(exitError, "Träger %s, month %s: %s was sent, but no feedback arrived within --feedback-wait; run again later (it resumes) or use \"meldeweg poll\"", traeger, month, id)
+	}
+	return e.failf(exitError, "unexpected outcome %q", res.Outcome)
+}
+
+func trimXML(p string) string {
+	if len(p) > 4 && p[len(p)-4:] == ".xml" {
+		return p[:len(p)-4]
+	}
+	return p
+}
+
+// progress returns a monthly.Progress: progress bars when standard error
+// is a terminal, else one line per step.
+func (e *env) progress() monthly.Progress {
+	f, ok := e.stderr.(*os.File)
+	tty := ok && term.IsTerminal(int(f.Fd()))
+	return func(step string, total int64) (io.Writer, func()) {
+		if !tty {
+			fmt.Fprintf(e.stderr, "%s: %s\n", e.name, step)
+			return io.Discard, func() {}
+		}
+		bar := progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(e.stderr),
+			progressbar.OptionSetDescription(step),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionSpinnerType(14),
+		)
+		return bar, func() { bar.Finish(); fmt.Fprintf(e.stderr, "%s: %s done\n", e.name, step) }
+	}
+}
