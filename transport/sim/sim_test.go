@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -221,5 +222,75 @@ func TestNewRefusesWeakConfig(t *testing.T) {
 		if _, err := sim.New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want error containing %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestRestartServesStoredReply: a reply is kept on disk, so a restarted
+// simulator serves the same bytes without judging again (a sealed reply is
+// randomised: judging again would give the same message two answers). A
+// check cut short by the shutdown is judged again after the restart.
+func TestRestartServesStoredReply(t *testing.T) {
+	t.Parallel()
+	p := simtest.NewPKI(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	calls := 0
+	random := sim.CheckerFunc(func(_ context.Context, _ baapi.Channel, id baapi.MessageID, _ string) (sim.Reply, error) {
+		calls++
+		b := make([]byte, 16)
+		rand.Read(b)
+		return sim.Reply{Outcome: baapi.OutcomeOK, Name: string(id) + ".r", Data: b}, nil
+	})
+	blocking := sim.CheckerFunc(func(ctx context.Context, _ baapi.Channel, _ baapi.MessageID, _ string) (sim.Reply, error) {
+		<-ctx.Done()
+		return sim.Reply{}, ctx.Err()
+	})
+	mailbox := func(s *simtest.Sim) (client.EmawMailbox, func()) {
+		c, err := client.New(client.Config{BaseURL: s.URL, TLS: p.ClientTLS(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client.EmawMailbox{C: c}, func() { c.Close() }
+	}
+
+	s1 := simtest.Start(t, p, sim.Config{Dir: dir, Checker: random})
+	mb, done := mailbox(s1)
+	if _, err := mb.Upload(ctx, "m-kept", client.BytesBody([]byte("a"))); err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := mb.Ack(ctx, "m-kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done()
+	if err := s1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := simtest.Start(t, p, sim.Config{Dir: dir, Checker: blocking})
+	mb, done = mailbox(s2)
+	again, _, err := mb.Ack(ctx, "m-kept")
+	if err != nil || !bytes.Equal(first, again) {
+		t.Fatalf("after the restart: %v, reply %x, want the stored %x", err, again, first)
+	}
+	if _, err := mb.Upload(ctx, "m-cut", client.BytesBody([]byte("b"))); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	if err := s2.Shutdown(ctx); err != nil { // cancels the blocked check
+		t.Fatal(err)
+	}
+
+	s3 := simtest.Start(t, p, sim.Config{Dir: dir, Checker: random})
+	mb, done = mailbox(s3)
+	defer done()
+	if _, f, err := mb.Ack(ctx, "m-cut"); err != nil || f.Outcome != baapi.OutcomeOK {
+		t.Fatalf("the cut-short check: %v %q, want it judged again (ok)", err, f.Outcome)
+	}
+	if again, _, _ := mb.Ack(ctx, "m-kept"); !bytes.Equal(first, again) {
+		t.Fatal("the stored reply changed on the second restart")
+	}
+	if calls != 2 {
+		t.Fatalf("the checker judged %d uploads, want 2 (m-kept once, m-cut once)", calls)
 	}
 }

@@ -134,7 +134,9 @@ func (c *Checker) emawUploadNOK(ctx context.Context, id baapi.MessageID, code, t
 // fails.
 func (c *Checker) judgeEvent(ctx context.Context, ev pack.Event) (ack.Ergebnis, msg.Message, error) {
 	e := ack.Ergebnis{NachrichtID: answerID(ev.ID), Status: ack.StatusNOK}
-	fail := func(code, text string) { e.Fehler = append(e.Fehler, ack.Fehler{Code: code, Text: truncate(text, maxFehlerTextRunes)}) }
+	fail := func(code, text string) {
+		e.Fehler = append(e.Fehler, ack.Fehler{Code: code, Text: truncate(text, maxFehlerTextRunes)})
+	}
 	data := ev.XML()
 	m, _, err := c.codec.Unmarshal(ctx, data, ev.ID+".xml")
 	var fe *msg.FieldError

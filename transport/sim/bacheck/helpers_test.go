@@ -65,8 +65,14 @@ func start(t *testing.T, pkiDir string, cfg bacheck.Config) *bench {
 	if b.check, err = bacheck.New(cfg); err != nil {
 		t.Fatal(err)
 	}
+	// As meldeweg sim does: the inbound Anmeldungen first, then the
+	// simulator, which offers what it finds in Dir/inbox/emaw.
+	simDir := t.TempDir()
+	if _, err := b.check.WriteInbound(context.Background(), filepath.Join(simDir, "inbox", "emaw")); err != nil {
+		t.Fatal(err)
+	}
 	tp := simtest.NewPKI(t)
-	b.sim = simtest.Start(t, tp, sim.Config{Checker: b.check, ReplyWait: 30 * time.Second})
+	b.sim = simtest.Start(t, tp, sim.Config{Checker: b.check, Dir: simDir, ReplyWait: 30 * time.Second})
 	c, err := client.New(client.Config{BaseURL: b.sim.URL, TLS: tp.ClientTLS(t)})
 	if err != nil {
 		t.Fatal(err)
