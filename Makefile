@@ -4,18 +4,47 @@ BIN     := bin/meldeweg
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
+# The demo works in DEMO (made anew each time) for Träger 12345 and last
+# month, on embedded defaults: SQLite register, test PKI, no configuration.
+DEMO    ?= demo
+TRAEGER := 12345
+MONTH   := $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
+
+# Each recipe runs in one shell that stops at the first failing command.
+.ONESHELL:
+.SHELLFLAGS := -ec
+
 .PHONY: build demo test bench fuzz soak clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meldeweg
 
-# demo runs the main job on embedded defaults.
+# demo runs the main job: a monthly XSozial delivery and an eM@w exchange
+# with the BA simulator on loopback, then the register and its verification.
 demo: build
-	@echo "== schema bundles =="
-	./$(BIN) schemas list
-	@echo
-	@echo "== validating the example bundle's documents (one valid, one invalid) =="
-	-./$(BIN) --schema-dir testdata/bundles validate --bundle example@1.0 testdata/example/valid.xml testdata/example/invalid.xml
+	mw() { echo "\$$ meldeweg $$*" >&2; ./$(BIN) "$$@"; }
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	echo "== 1. A test PKI (marked test-only) and synthetic source records of Träger $(TRAEGER) for $(MONTH)"
+	mw pki init $(DEMO)/pki >/dev/null
+	mw testdata xsozial --bgs 500 --seed 1 --month $(MONTH) --traeger $(TRAEGER) --out $(DEMO)/src
+	echo
+	echo "== 2. The BA simulator on loopback (mTLS; it opens, checks and answers like the BA)"
+	./$(BIN) sim --pki $(DEMO)/pki --dir $(DEMO)/sim --listen 127.0.0.1:0 > $(DEMO)/sim.log 2>&1 &
+	SIM=$$!; trap 'kill $$SIM 2>/dev/null || true' EXIT
+	for i in $$(seq 100); do URL=$$(sed -n 's/^listening on //p' $(DEMO)/sim.log); [ -n "$$URL" ] && break; sleep 0.1; done
+	[ -n "$$URL" ] || { cat $(DEMO)/sim.log; exit 1; }
+	echo "simulator at $$URL"
+	BA="--pki $(DEMO)/pki --url $$URL --register $(DEMO)/register.db"
+	echo
+	echo "== 3. The monthly XSozial delivery: build, check, seal, send, await feedback, record"
+	mw xsozial run --month $(MONTH) --traeger $(TRAEGER) --in $(DEMO)/src --work $(DEMO)/out $$BA
+	echo
+	echo "== 4. Run it again: nothing to do"
+	mw xsozial run --month $(MONTH) --traeger $(TRAEGER) --in $(DEMO)/src --work $(DEMO)/out $$BA
+	echo
+	echo "== 5. The register, and its verification"
+	mw register list --register $(DEMO)/register.db
+	mw register verify --register $(DEMO)/register.db
 
 test:
 	$(GO) vet ./...
@@ -26,4 +55,4 @@ bench: build
 	MELDEWEG_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 120m ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DEMO)
