@@ -6,57 +6,93 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/sim"
+	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 func simCommand() *command {
 	return &command{
 		name:    "sim",
 		summary: "run the BA simulator (mTLS) for the demo and tests",
-		usage:   `sim --pki DIR --dir STATE [--listen ADDR] [FAULT OPTIONS]`,
+		usage:   `sim --pki DIR --dir STATE [--listen ADDR] [--ready-file PATH] [BA OPTIONS] [FAULT OPTIONS]`,
 		help: `Runs a BA counterpart on loopback: an mTLS server that refuses clients
 without a certificate from the given CA, stores and deduplicates uploads by
-message ID, answers XSozial deliveries with feedback files and eM@w uploads
-with OK/NOK acknowledgements, and offers the files in STATE/inbox/emaw/
-(for example Anmeldungen) for download. Every accepted message ID is
-recorded in STATE/accepted.jsonl before the receipt goes out.
+message ID, judges every upload as the BA would and answers with a sealed
+reply. Every accepted message ID is recorded in STATE/accepted.jsonl before
+the receipt goes out; every reply is kept in STATE/replies/ so a restarted
+simulator gives the same answer.
 
-The first line on standard output is "listening on https://ADDR", so
-scripts can use --listen 127.0.0.1:0 and read the port. The simulator runs
-until SIGINT or SIGTERM and then shuts down gracefully.
+Each upload is opened with the BA's key (PKI ba-encrypt; profiles compat
+and bsi) and its signer verified against the CA (PKI ca.pem); an upload
+that cannot be opened or verified is rejected, naming why. Then:
 
-Uploads are judged structurally (eM@w: a readable ZIP with well-formed
-XML; XSozial: a CMS structure); the replies are in the simulator's own
-model format, not the BA's.
+  xsozial  the three-stage check of "meldeweg xsozial check" (RTX, VTX,
+           PTX) with the same bundles; the Trägernummer is the one in the
+           dataset header. Reply: a feedback file, angenommen or abgelehnt
+           with every finding.
+  emaw     the nested ZIP is unpacked safely, every event validated
+           against the bundle in force and the business rules. Reply: an
+           OK/NOK acknowledgement with one answer per event: acknowledged,
+           rejected (1xxx), provider not assigned (2001), participant
+           unknown (2002), BA-internal error (9xxx).
+
+Replies are signed with ba-sign and encrypted to traeger-encrypt (XSozial)
+or emaw-encrypt (eM@w). For each provider in --emaw-providers the
+simulator offers three inbound Anmeldungen (AnmeldungKontakt, AnmeldungBAE,
+AGHAnmeldung; sealed the same way, kept in STATE/inbox/emaw/) for
+download, plus any other file found there.
+
+"Provider not assigned" and "participant unknown" need --known FILE, a
+JSON list of the measures each provider is assigned to and of the
+participants the BA knows (absent lists are not checked; the
+Anmeldungen's measures and participants are added):
+
+  {"measures": [{"provider": "T4711", "massnahme": "123/21/1/26",
+                 "verfahrenszweig": "06"}],
+   "participants": [{"kundennummer": "123A456789", "cosachid": "C0000001"}]}
+
+The first line on standard output is "listening on https://ADDR". With
+--ready-file the URL https://ADDR is also written to PATH (whole, through a
+rename) once the simulator listens, and removed when it stops; scripts use
+--listen 127.0.0.1:0 and wait for the file. The simulator runs until
+SIGINT or SIGTERM and then shuts down gracefully.
 
 POSITIONAL ARGUMENTS
   none
 
 EXIT CODES
   0  stopped by a signal after a graceful shutdown
-  2  usage, certificate or listen error
+  2  usage, certificate, schema or listen error
 
 EXAMPLES
   meldeweg pki init demo/pki
   meldeweg sim --pki demo/pki --dir demo/sim --listen 127.0.0.1:8443
+  meldeweg sim --pki demo/pki --dir demo/sim --listen 127.0.0.1:0 --ready-file demo/sim.url
+  meldeweg sim --pki demo/pki --dir demo/sim --known demo/known.json --ba-errors 1
   meldeweg sim --pki demo/pki --dir demo/sim --unavailable 2 --retry-after 1s --reset-uploads 1`,
 		setFlags: func(fs *flag.FlagSet) {
 			fs.String("listen", "127.0.0.1:8443", "listen `ADDR`ess (host:port; port 0 picks one)")
-			fs.String("pki", "", "test PKI `DIR`: uses ba-server.pem/.key and trusts ca.pem")
-			fs.String("cert", "", "server certificate `FILE` (PEM or .p12); overrides --pki")
-			fs.String("key", "", "server key `FILE` (PEM); overrides --pki")
-			fs.String("client-ca", "", "CA `FILE` client certificates must chain to; overrides --pki")
-			fs.String("dir", "", "state `DIR`ectory (accepted.jsonl, uploads/, inbox/)")
+			fs.String("ready-file", "", "write the URL to `PATH` once listening (removed on exit)")
+			fs.String("pki", "", "test PKI `DIR`: TLS with ba-server and ca.pem; CMS with ba-encrypt, ba-sign, traeger-encrypt, emaw-encrypt")
+			fs.String("cert", "", "server certificate `FILE` (PEM or .p12); overrides --pki for TLS")
+			fs.String("key", "", "server key `FILE` (PEM); overrides --pki for TLS")
+			fs.String("client-ca", "", "CA `FILE` client certificates must chain to; overrides --pki for TLS")
+			fs.String("dir", "", "state `DIR`ectory (accepted.jsonl, uploads/, replies/, inbox/)")
+			fs.String("known", "", "JSON `FILE` of known measures and participants (eM@w 2001/2002)")
+			fs.Int("ba-errors", 0, "answer the first `N` deliveries of each eM@w event with a BA-internal error (9001)")
+			fs.String("emaw-providers", "T4711", "comma-separated provider `KENNUNGEN` offered inbound Anmeldungen; empty for none")
 			fs.Int("unavailable", 0, "answer the first `N` upload attempts of each message with 503")
 			fs.Duration("retry-after", time.Second, "Retry-After sent with 503 (`DURATION`)")
 			fs.Int("reset-uploads", 0, "reset the connection mid-body on the next `N` upload attempts of each message")
@@ -81,11 +117,19 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 		keyFile = orDefault(keyFile, filepath.Join(pkiDir, "ba-server.key"))
 		caFile = orDefault(caFile, filepath.Join(pkiDir, "ca.pem"))
 	}
+	var providers []string
+	for _, p := range strings.Split(str("emaw-providers"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			providers = append(providers, p)
+		}
+	}
 	switch {
-	case certFile == "" || caFile == "":
-		return e.usageErrorf("give --pki DIR, or --cert, --key and --client-ca")
+	case pkiDir == "":
+		return e.usageErrorf("give --pki DIR: the BA's keys (ba-encrypt, ba-sign) and the receivers' certificates (traeger-encrypt, emaw-encrypt) come from it")
 	case str("dir") == "":
 		return e.usageErrorf("give --dir STATE for the simulator's state")
+	case get("ba-errors").(int) < 0:
+		return e.usageErrorf("--ba-errors must not be negative")
 	}
 	cert, err := loadTLSIdentity(certFile, keyFile, "")
 	if err != nil {
@@ -99,8 +143,29 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
+	reg, err := e.registry()
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	bcfg := bacheck.Config{Registry: reg, Providers: providers, BAErrors: get("ba-errors").(int), Logger: logger}
+	if f := str("known"); f != "" {
+		if bcfg.Known, err = bacheck.ReadDirectory(f); err != nil {
+			return e.failf(exitError, "--known: %v", err)
+		}
+	}
+	if bcfg, err = bacheck.LoadTestPKI(pkiDir, bcfg); err != nil {
+		return e.failf(exitError, "--pki %s: %v", pkiDir, err)
+	}
+	checker, err := bacheck.New(bcfg)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	if _, err := checker.WriteInbound(context.Background(), filepath.Join(str("dir"), "inbox", "emaw")); err != nil {
+		return e.failf(exitError, "inbound Anmeldungen: %v", err)
+	}
 	s, err := sim.New(sim.Config{
-		TLS: tlsCfg, Dir: str("dir"), ReplyWait: get("reply-wait").(time.Duration),
+		TLS: tlsCfg, Dir: str("dir"), ReplyWait: get("reply-wait").(time.Duration), Checker: checker, Logger: logger,
 		Faults: sim.Faults{
 			Unavailable: get("unavailable").(int), RetryAfter: get("retry-after").(time.Duration),
 			ResetUploads: get("reset-uploads").(int), Slow: get("slow").(time.Duration),
@@ -115,7 +180,17 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 		s.Close()
 		return e.failf(exitError, "%v", err)
 	}
-	fmt.Fprintf(e.stdout, "listening on https://%s\n", l.Addr())
+	url := "https://" + l.Addr().String()
+	fmt.Fprintf(e.stdout, "listening on %s\n", url)
+	ready := str("ready-file")
+	if ready != "" {
+		if err := writeReadyFile(ready, url); err != nil {
+			l.Close()
+			s.Close()
+			return e.failf(exitError, "--ready-file: %v", err)
+		}
+		defer os.Remove(ready)
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -138,6 +213,25 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	st := s.Stats()
 	fmt.Fprintf(e.stdout, "stopped: %d accepted, %d duplicates dropped, %d refused\n", st.Accepted, st.Duplicates, st.Refused)
 	return exitOK
+}
+
+// writeReadyFile writes url and a newline to path through a temporary
+// file in the same directory and a rename, so a script polling for path
+// never reads half of it.
+func writeReadyFile(path, url string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(url + "\n"); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func orDefault(v, def string) string {
