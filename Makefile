@@ -46,9 +46,21 @@ demo: build
 	mw register list --register $(DEMO)/register.db
 	mw register verify --register $(DEMO)/register.db
 
+# FUZZ lists the fuzz targets as package:target.
+FUZZ := ./emaw/msg:FuzzUnmarshal ./emaw/msg:FuzzDecode ./emaw/pack:FuzzOpen
+
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+	for f in $(FUZZ); do $(GO) test $${f%%:*} -run '^$$' -fuzz "^$${f##*:}$$" -fuzztime 5s -fuzzminimizetime 1s; done
+
+# fuzz runs every fuzz target longer.
+fuzz:
+	for f in $(FUZZ); do $(GO) test $${f%%:*} -run '^$$' -fuzz "^$${f##*:}$$" -fuzztime 5m -fuzzminimizetime 10s; done
+
+# soak runs the SIGKILL crash test of "meldeweg send" with 50 rounds.
+soak:
+	MELDEWEG_SOAK_ROUNDS=50 $(GO) test -count=1 -timeout 60m -run TestSendSurvivesSIGKILL ./cmd/meldeweg
 
 # bench measures speed and memory against xmllint/openssl in the same run.
 bench: build
