@@ -14,12 +14,14 @@ import (
 	"meldeweg.dev/meldeweg/transport/baapi"
 )
 
-// StructuralChecker is the default Checker. It checks the envelope only:
-// an eM@w upload must be a ZIP whose entries are all readable and whose
-// .xml entries are well-formed XML; an XSozial upload must be a DER/BER
-// SEQUENCE (the outer shape of a CMS ContentInfo). It does not decrypt,
-// verify signatures or validate against schemas; give Config.Checker a
-// checker built on transport/cms, xsozial and emaw for that.
+// StructuralChecker is the default Checker of Config, for transport
+// tests that send unsealed bytes. It checks the shape only: an eM@w upload
+// must be a ZIP whose entries are all readable and whose .xml entries are
+// well-formed XML; an XSozial upload must be a DER/BER SEQUENCE (the outer
+// shape of a CMS ContentInfo). It does not decrypt, verify signatures or
+// validate against schemas, and its replies are not sealed. The BA's
+// checker, which does all that and which "meldeweg sim" uses, is
+// transport/sim/bacheck.
 //
 // Its replies are small XML documents in the simulator's own model format
 // (namespace "urn:meldeweg:sim"), not the BA's: <Quittung> with

@@ -193,18 +193,10 @@ func LoadTestPKI(dir string, cfg Config) (Config, error) {
 // ends or the reply cannot be sealed; a failure of the BA's own processing
 // is answered with a sealed BA-internal-error reply.
 func (c *Checker) Check(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (sim.Reply, error) {
-	var plain []byte
-	var name string
-	var outcome baapi.Outcome
-	var err error
-	switch ch {
-	case baapi.ChannelXSozial:
-		plain, name, outcome, err = c.checkXSozial(ctx, id, payload)
-	case baapi.ChannelEmaw:
-		plain, name, outcome, err = c.checkEmaw(ctx, id, payload)
-	default:
+	if ch != baapi.ChannelXSozial && ch != baapi.ChannelEmaw {
 		return sim.Reply{}, fmt.Errorf("bacheck: unknown channel %q", ch)
 	}
+	plain, name, outcome, err := c.judge(ctx, ch, id, payload)
 	if err != nil {
 		if ctx.Err() != nil {
 			return sim.Reply{}, ctx.Err()
@@ -221,6 +213,21 @@ func (c *Checker) Check(ctx context.Context, ch baapi.Channel, id baapi.MessageI
 	}
 	c.logger.Info("upload judged", "channel", ch, "message_id", id, "outcome", outcome)
 	return sim.Reply{Outcome: outcome, Name: name, Data: sealed}, nil
+}
+
+// judge runs the channel's check. A panic in it (a bug, or input no test
+// foresaw) becomes an error, so the sender gets a BA-internal error and
+// the simulator keeps running.
+func (c *Checker) judge(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (plain []byte, name string, outcome baapi.Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic while judging: %v", r)
+		}
+	}()
+	if ch == baapi.ChannelXSozial {
+		return c.checkXSozial(ctx, id, payload)
+	}
+	return c.checkEmaw(ctx, id, payload)
 }
 
 // seal signs plain with ba-sign and encrypts it to the channel's recipient.

@@ -97,6 +97,10 @@ func TestXSozialReplies(t *testing.T) {
 			map[string]int{bacheck.RuleDecrypt: 1}, "keine verschlüsselte CMS-Nachricht", bacheck.UnknownTraeger},
 		{"encrypted for someone else", seal(t, clean, pkiDir, "traeger-sign", otherCA, cms.ProfileCompat), baapi.OutcomeNOK, feedback.Rejected,
 			map[string]int{bacheck.RuleDecrypt: 1}, "nicht für das Verschlüsselungszertifikat der BA", bacheck.UnknownTraeger},
+		{"truncated delivery", half(seal(t, clean, pkiDir, "traeger-sign", pkiDir, cms.ProfileCompat)), baapi.OutcomeNOK, feedback.Rejected,
+			map[string]int{bacheck.RuleDecrypt: 1}, "truncated", bacheck.UnknownTraeger},
+		{"tampered delivery", flip(seal(t, clean, pkiDir, "traeger-sign", pkiDir, cms.ProfileCompat)), baapi.OutcomeNOK, feedback.Rejected,
+			map[string]int{bacheck.RuleSignature: 1}, "does not match its signature", bacheck.UnknownTraeger},
 		{"sealed, but not a dataset", seal(t, []byte("Hallo BA"), pkiDir, "traeger-sign", pkiDir, cms.ProfileCompat), baapi.OutcomeNOK, feedback.Rejected,
 			nil, "", bacheck.UnknownTraeger},
 	}
@@ -145,4 +149,14 @@ func TestXSozialReplies(t *testing.T) {
 			t.Errorf("got file %q sha256 %s month %s; want %q %x 2026-10", fb.File, fb.SHA256, fb.Month, cleanName, sum)
 		}
 	})
+}
+
+// half returns the first half of b.
+func half(b []byte) []byte { return b[:len(b)/2] }
+
+// flip returns b with one byte in the middle of the ciphertext inverted.
+func flip(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	c[len(c)/2] ^= 0xff
+	return c
 }
