@@ -58,8 +58,8 @@ type Endpoint struct {
 	Reply *pki.Identity
 	// Trust anchors the BA's signatures on replies.
 	Trust *x509.CertPool
-	// Profile is the algorithm profile uploads are sealed with, and the
-	// floor for what replies may use. Defaults to cms.ProfileCompat.
+	// Profile is the algorithm profile uploads are sealed with. Defaults
+	// to cms.ProfileCompat. (Replies are accepted in either profile.)
 	Profile cms.Profile
 }
 
@@ -90,6 +90,13 @@ type SubmitParams struct {
 	Plain string
 	// Detail is recorded with the entries (no personal data).
 	Detail string
+	// KeepPlain also keeps the plain payload, encrypted at rest in the
+	// payload store, and records it in a "built" entry (before the
+	// "sealed" one), so that what was sent can be read again later
+	// (Outbox.Plain): eM@w events for deadlines and re-delivery. The
+	// default keeps only the sealed form, which nobody here can open
+	// again (it is encrypted to the BA).
+	KeepPlain bool
 }
 
 // Submit seals the file p.Plain for the BA, stores the sealed form in the
@@ -107,6 +114,21 @@ func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (regi
 		return register.Message{}, false, err
 	}
 	defer in.Close()
+	ch := register.Channel(ep.Channel)
+	if p.KeepPlain {
+		ref, err := o.Payloads.Put(ctx, in)
+		if err != nil {
+			return register.Message{}, false, fmt.Errorf("storing the plain payload: %w", err)
+		}
+		if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
+			Actor: o.Actor, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
+			Detail: oneLine("kept for reading: " + p.Detail)}); err != nil {
+			return register.Message{}, false, err
+		}
+		if _, err := in.Seek(0, io.SeekStart); err != nil {
+			return register.Message{}, false, err
+		}
+	}
 	pr, pw := io.Pipe()
 	sealErr := make(chan error, 1)
 	go func() {
@@ -122,7 +144,6 @@ func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (regi
 	if err != nil {
 		return register.Message{}, false, fmt.Errorf("storing the sealed payload: %w", err)
 	}
-	ch := register.Channel(ep.Channel)
 	if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
 		Actor: o.Actor, Endpoint: ep.URL, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
 		Detail: "sealed for " + ep.BA.Subject.CommonName + " (" + string(ep.profile()) + ")"}); err != nil {
@@ -259,11 +280,81 @@ func (o *Outbox) Open(ctx context.Context, ep *Endpoint, sealed []byte) (*Reply,
 		return &Reply{Sealed: ref}, err
 	}
 	var plain bytes.Buffer
-	si, err := cms.Open(ctx, &plain, bytes.NewReader(sealed), cms.OpenOptions{Key: key, Cert: ep.Reply.Cert, Trust: ep.Trust, Profile: ep.profile()})
+	// Replies are opened with the compat floor whatever the upload profile:
+	// the BA seals its answers with compat (transport/baapi, "Envelope"),
+	// and compat still refuses SHA-1, MD5, DES, 3DES and RC2.
+	si, err := cms.Open(ctx, &plain, bytes.NewReader(sealed), cms.OpenOptions{Key: key, Cert: ep.Reply.Cert, Trust: ep.Trust, Profile: cms.ProfileCompat})
 	if err != nil {
 		return &Reply{Sealed: ref}, fmt.Errorf("the BA's answer (SHA-256 %s) does not open: %w", ref.SHA256, err)
 	}
 	return &Reply{Plain: plain.Bytes(), Signer: si, Sealed: ref}, nil
+}
+
+// Reopen opens a sealed file from the BA that the payload store kept (an
+// answer or an inbound message, named by a "feedback" or "received"
+// entry's payload) with the endpoint's identity, as Open did when it came
+// in. Only ep.Reply, ep.Trust and ep.Profile are used. A ref the store
+// does not hold gives an error wrapping os.ErrNotExist.
+func (o *Outbox) Reopen(ctx context.Context, ep *Endpoint, ref register.PayloadRef) (*Reply, error) {
+	ok, err := o.Payloads.Has(ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("payload %s: %w", ref.SHA256, os.ErrNotExist)
+	}
+	key, err := decrypter(ep.Reply)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := o.Payloads.Open(ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var plain bytes.Buffer
+	si, err := cms.Open(ctx, &plain, rc, cms.OpenOptions{Key: key, Cert: ep.Reply.Cert, Trust: ep.Trust, Profile: ep.profile()})
+	if err != nil {
+		return nil, fmt.Errorf("stored answer %s does not open: %w", ref.SHA256, err)
+	}
+	return &Reply{Plain: plain.Bytes(), Signer: si, Sealed: ref}, nil
+}
+
+// ErrNoPlain: the message was submitted without KeepPlain, so only its
+// sealed form (encrypted to the BA) exists.
+var ErrNoPlain = errors.New("no plain payload kept")
+
+// Plain returns the plain payload kept for message id (SubmitParams.
+// KeepPlain): the payload of its "built" entry. A message without one
+// gives an error wrapping ErrNoPlain.
+func (o *Outbox) Plain(ctx context.Context, id register.MessageID) (register.PayloadRef, error) {
+	for e, err := range register.All(ctx, o.Store, id) {
+		if err != nil {
+			return register.PayloadRef{}, err
+		}
+		if e.MessageID() == id && e.Event() == register.EventBuilt && !e.Payload().IsZero() {
+			return e.Payload(), nil
+		}
+	}
+	return register.PayloadRef{}, fmt.Errorf("message %s: %w", id, ErrNoPlain)
+}
+
+// ReadPlain reads the plain payload kept for message id whole, at most
+// limit bytes (a larger one is an error, not a truncation).
+func (o *Outbox) ReadPlain(ctx context.Context, id register.MessageID, limit int64) ([]byte, error) {
+	ref, err := o.Plain(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ref.Size > limit {
+		return nil, fmt.Errorf("message %s: plain payload of %d bytes exceeds the limit of %d", id, ref.Size, limit)
+	}
+	rc, err := o.Payloads.Open(ref.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, limit+1))
 }
 
 // decrypter returns the identity's key as a crypto.Decrypter (RSA keys
