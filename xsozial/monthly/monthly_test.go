@@ -345,3 +345,29 @@ func TestMonthInTheFutureIsRefused(t *testing.T) {
 		t.Fatalf("err = %v, want the month refused as in the future", err)
 	}
 }
+
+// An endpoint on the bsi profile seals with RSA-PSS, OAEP and AES-GCM; the
+// BA's compat-sealed feedback is still accepted.
+func TestMonthlyRunWithBSIProfile(t *testing.T) {
+	tb := setup(t)
+	tb.ep.Profile = cms.ProfileBSI
+	res, err := monthly.Run(context.Background(), tb.params(tb.source(t, "src", false)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != monthly.Accepted {
+		t.Fatalf("outcome %s (%s), want accepted", res.Outcome, res.Message.LastError)
+	}
+	var sealedDetail string
+	for e, err := range register.All(context.Background(), tb.store, res.Message.ID) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Event() == register.EventSealed {
+			sealedDetail = e.Detail()
+		}
+	}
+	if !strings.Contains(sealedDetail, "(bsi)") {
+		t.Errorf("sealed entry %q does not name the bsi profile", sealedDetail)
+	}
+}
