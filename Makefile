@@ -29,10 +29,11 @@ demo: build
 	mw testdata xsozial --bgs 500 --seed 1 --month $(MONTH) --traeger $(TRAEGER) --out $(DEMO)/src
 	echo
 	echo "== 2. The BA simulator on loopback (mTLS; it opens, checks and answers like the BA)"
-	./$(BIN) sim --pki $(DEMO)/pki --dir $(DEMO)/sim --listen 127.0.0.1:0 > $(DEMO)/sim.log 2>&1 &
+	./$(BIN) sim --pki $(DEMO)/pki --dir $(DEMO)/sim --listen 127.0.0.1:0 --ready-file $(DEMO)/sim.url > $(DEMO)/sim.log 2>&1 &
 	SIM=$$!; trap 'kill $$SIM 2>/dev/null || true' EXIT
-	for i in $$(seq 100); do URL=$$(sed -n 's/^listening on //p' $(DEMO)/sim.log); [ -n "$$URL" ] && break; sleep 0.1; done
-	[ -n "$$URL" ] || { cat $(DEMO)/sim.log; exit 1; }
+	for i in $$(seq 100); do [ -s $(DEMO)/sim.url ] && break; sleep 0.1; done
+	[ -s $(DEMO)/sim.url ] || { cat $(DEMO)/sim.log; exit 1; }
+	URL=$$(cat $(DEMO)/sim.url)
 	echo "simulator at $$URL"
 	BA="--pki $(DEMO)/pki --url $$URL --register $(DEMO)/register.db"
 	echo
