@@ -1,21 +1,33 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/emaw/due"
+	"meldeweg.dev/meldeweg/emaw/exchange"
+	"meldeweg.dev/meldeweg/emaw/msg"
+	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/transport/cms"
+	"meldeweg.dev/meldeweg/transport/delivery"
+	"meldeweg.dev/meldeweg/transport/pki"
+	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/payload"
 )
 
 func emawDueCommand() *command {
 	return &command{
 		name:    "due",
 		summary: "list the eM@w reports due on a day, from measures, participants and sent events",
-		usage:   "emaw due --in STATE.json [--date YYYY-MM-DD] [--format text|json]",
+		usage: `emaw due --in STATE.json [--date YYYY-MM-DD] [--format text|json]
+emaw due --register [LOCATION] [--pki DIR] [--payloads DIR] [--date YYYY-MM-DD] [--format text|json]`,
 		help: `Lists what is owed on the day: monthly attendance (AnwesenheitMonat) by the
 9th of the following month and at once when a participation ends; weekly
 absences (WochenFehlzeit) by Sunday for measures marked WochenFehlzeiten;
@@ -23,6 +35,18 @@ the AGH bill (AGH-Monatsabrechnung) by the 15th of the following month for
 Verfahrenszweig 06. Reports listed in Gesendet count as delivered.
 Participants are named by their Ref (the provider's reference), never by
 personal data.
+
+The state comes from STATE.json (--in), or from what the register and its
+payload store hold (--register): measures and participants from the inbound
+Anmeldungen and the events sent, the events sent from every upload kept
+with its plain copy ("meldeweg send --channel emaw" keeps one) that was not
+dead and that the BA did not answer NOK. Inbound messages stay sealed to
+this instance and are opened with the eM@w encryption identity (--pki, or
+endpoints.emaw in the configuration). Participants are named by a
+pseudonym and the measure ("ps1-1a2b3c4d5e6f/12321126-01"), under the
+instance key in PAYLOADS/pseudonym.key (created at first use; back it up
+with the register). A measure needs weekly absences (WochenFehlzeit) when
+one was ever sent for it; the register cannot know it otherwise.
 
 STATE.json:
   {"Massnahmen": [{"Nummer": "123/21/1/26", "Verfahrenszweig": "01",
@@ -36,13 +60,18 @@ STATE.json:
 EXIT CODES
   0  nothing is overdue (items due later may be listed)
   1  at least one report is overdue
-  2  usage error, or STATE.json cannot be read or is inconsistent
+  2  usage error, STATE.json or the register cannot be read, or the state is
+     inconsistent
 
 EXAMPLES
   meldeweg emaw due --date 2026-03-05 --in testdata/emaw/state.json
-  meldeweg emaw due --in state.json --format json`,
+  meldeweg emaw due --in state.json --format json
+  meldeweg emaw due --register demo/register.db --pki demo/pki --date 2026-04-10`,
 		setFlags: func(fs *flag.FlagSet) {
 			fs.String("in", "", "the `STATE.json` file")
+			fs.Var(&optionalValue{}, "register", "read the state from the register at `LOCATION` (alone: $MELDEWEG_REGISTER, else configuration \"register\", else meldeweg-register.db)")
+			fs.String("payloads", "", "payload store `DIR` (default: REGISTER.payloads next to a SQLite register, else meldeweg-payloads)")
+			fs.String("pki", "", "test PKI `DIR`: opens inbound messages with its emaw-encrypt identity (default: configuration endpoints.emaw)")
 			fs.String("date", "", "the day to list for, `YYYY-MM-DD` (default: today)")
 			fs.String("format", "text", "output `FORMAT`: text or json")
 		},
@@ -62,11 +91,19 @@ type jsonDueItem struct {
 
 func runEmawDue(e *env, fs *flag.FlagSet, args []string) int {
 	in, date, format := fs.Lookup("in").Value.String(), fs.Lookup("date").Value.String(), fs.Lookup("format").Value.String()
+	regFlag := fs.Lookup("register").Value.(*optionalValue)
+	if regFlag.set && !regFlag.hasValue && len(args) == 1 {
+		// "--register LOCATION": the flag takes no value of its own when
+		// written apart, so the location arrives as the argument.
+		regFlag.value, regFlag.hasValue, args = args[0], true, nil
+	}
 	switch {
 	case len(args) > 0:
 		return e.usageErrorf("unexpected argument %q", args[0])
-	case in == "":
-		return e.usageErrorf("--in is required")
+	case in == "" && !regFlag.set:
+		return e.usageErrorf("give --in STATE.json or --register")
+	case in != "" && regFlag.set:
+		return e.usageErrorf("give --in or --register, not both")
 	case format != "text" && format != "json":
 		return e.usageErrorf("--format %q: expected text or json", format)
 	}
@@ -78,14 +115,37 @@ func runEmawDue(e *env, fs *flag.FlagSet, args []string) int {
 		}
 		day = d
 	}
-	s, err := loadState(in)
-	if err != nil {
-		return e.failf(exitError, "%s", describeEmawError(err))
+	var s due.State
+	source := in
+	if in != "" {
+		var err error
+		if s, err = loadState(in); err != nil {
+			return e.failf(exitError, "%s", describeEmawError(err))
+		}
+	} else {
+		rep, where, err := stateFromRegister(e, fs, regFlag.value)
+		if err != nil {
+			return e.failf(exitError, "%v", err)
+		}
+		for _, sk := range rep.Skipped {
+			fmt.Fprintf(e.stderr, "%s: %s: left out: %s\n", e.name, where, sk)
+		}
+		s, source = rep.State, where
 	}
 	items, err := due.List(s, day)
 	if err != nil {
-		return e.failf(exitError, "%s: %v", in, err)
+		return e.failf(exitError, "%s: %v", source, err)
 	}
+	overdue := printDue(e, items, day, format)
+	if overdue > 0 {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// printDue writes the items as text or JSON and returns how many are
+// overdue.
+func printDue(e *env, items []due.Item, day emaw.Date, format string) int {
 	overdue := 0
 	for _, it := range items {
 		if it.Status == due.StatusOverdue {
@@ -100,21 +160,138 @@ func runEmawDue(e *env, fs *flag.FlagSet, args []string) int {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(out)
-	} else {
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "DEADLINE\tSTATUS\tTYPE\tMASSNAHME\tTEILNEHMER\tPERIOD\tWHY")
-		for _, it := range items {
-			ref := it.Teilnehmer
-			if ref == "" {
-				ref = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Deadline, it.Status, it.Type, it.Massnahme, ref, it.Period, it.Reason)
+		return overdue
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEADLINE\tSTATUS\tTYPE\tMASSNAHME\tTEILNEHMER\tPERIOD\tWHY")
+	for _, it := range items {
+		ref := it.Teilnehmer
+		if ref == "" {
+			ref = "-"
 		}
-		tw.Flush()
-		fmt.Fprintf(e.stdout, "%d due on %s, %d overdue\n", len(items), day, overdue)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Deadline, it.Status, it.Type, it.Massnahme, ref, it.Period, it.Reason)
 	}
-	if overdue > 0 {
-		return exitFindings
+	tw.Flush()
+	fmt.Fprintf(e.stdout, "%d due on %s, %d overdue\n", len(items), day, overdue)
+	return overdue
+}
+
+// optionalValue is a flag that may stand alone ("--register") or carry a
+// value ("--register=LOC"; "--register LOC" is handled by the command).
+type optionalValue struct {
+	set, hasValue bool
+	value         string
+}
+
+func (v *optionalValue) String() string {
+	if v == nil {
+		return ""
 	}
-	return exitOK
+	return v.value
+}
+
+func (v *optionalValue) Set(s string) error {
+	v.set = true
+	if s != "true" {
+		v.value, v.hasValue = s, true
+	}
+	return nil
+}
+
+// IsBoolFlag lets the flag stand without a value.
+func (v *optionalValue) IsBoolFlag() bool { return true }
+
+// stateFromRegister opens the existing register at loc (resolved like
+// --register everywhere) with its payload store and reads the due state.
+func stateFromRegister(e *env, fs *flag.FlagSet, loc string) (*exchange.StateReport, string, error) {
+	loc, err := registerLocation(e, loc)
+	if err != nil {
+		return nil, "", err
+	}
+	ctx := context.Background()
+	store, err := openRegister(ctx, loc, true)
+	if err != nil {
+		return nil, "", err
+	}
+	defer store.Close()
+	dir := fs.Lookup("payloads").Value.String()
+	if dir == "" {
+		dir = "meldeweg-payloads"
+		if !isPostgresURL(loc) {
+			dir = loc + ".payloads"
+		}
+	}
+	ps, err := payload.Open(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	ep, err := e.emawReader(fs.Lookup("pki").Value.String())
+	if err != nil {
+		return nil, "", err
+	}
+	ob := &delivery.Outbox{Store: store, Payloads: ps, Actor: currentActor()}
+	reg, err := e.registry()
+	if err != nil {
+		return nil, "", err
+	}
+	rep, err := emawState(ctx, ob, ep, msg.NewCodec(reg))
+	return rep, displayLocation(loc), err
+}
+
+// emawState reads the due state from the outbox's register, with the
+// pseudonym key next to its payloads.
+func emawState(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec) (*exchange.StateReport, error) {
+	pz, err := register.LoadPseudonymizer(filepath.Join(ob.Payloads.Dir(), "pseudonym.key"))
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym key: %w", err)
+	}
+	return exchange.State(ctx, ob, ep, codec, pz)
+}
+
+// emawReader is the eM@w endpoint as far as reading kept files needs it:
+// the encryption identity, the BA's CA and the profile (no URL, no TLS).
+func (e *env) emawReader(pkiDir string) (*delivery.Endpoint, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, err
+	}
+	ec := cfg.Endpoints[string(baapi.ChannelEmaw)]
+	if pkiDir != "" {
+		ec.fromTestPKI(pkiDir, baapi.ChannelEmaw)
+	}
+	if ec.EncryptCert == "" || ec.CACert == "" {
+		return nil, errors.New("endpoint emaw: the encryption identity and the BA CA are needed to open inbound messages: give --pki or set endpoints.emaw.encrypt_cert, encrypt_key and ca_cert")
+	}
+	profile := cms.ProfileCompat
+	if ec.Profile != "" {
+		if profile, err = cms.ParseProfile(ec.Profile); err != nil {
+			return nil, fmt.Errorf("endpoint emaw: %w", err)
+		}
+	}
+	enc, err := pki.LoadIdentity(ec.EncryptCert, ec.EncryptKey, pki.Password{File: ec.PasswordFile, Env: ec.PasswordEnv})
+	if err != nil {
+		return nil, fmt.Errorf("endpoint emaw: encryption identity: %w", err)
+	}
+	trust, err := pki.CertPool(ec.CACert)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint emaw: BA CA: %w", err)
+	}
+	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, URL: ec.URL, Reply: enc, Trust: trust, Profile: profile}, nil
+}
+
+// printEmawDue prints, after a poll, what is due today according to the
+// register.
+func printEmawDue(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec) error {
+	rep, err := emawState(ctx, ob, ep, codec)
+	if err != nil {
+		return fmt.Errorf("eM@w deadlines: %w", err)
+	}
+	day := emaw.DateOf(time.Now())
+	items, err := due.List(rep.State, day)
+	if err != nil {
+		return fmt.Errorf("eM@w deadlines: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "eM@w deadlines from the register (%d uploads, %d inbound messages):\n", rep.Uploads, rep.Inbound)
+	printDue(e, items, day, "text")
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"meldeweg.dev/meldeweg/emaw/ack"
+	"meldeweg.dev/meldeweg/emaw/exchange"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
@@ -32,11 +33,19 @@ signature and chain), keeps it sealed in the payload store and records it:
            sent; "angenommen" moves it to acknowledged, "abgelehnt" to
            rejected, with the rule codes in the register.
   eM@w     lists the mailbox and downloads every file (length and SHA-256
-           checked). An OK/NOK acknowledgement settles its upload: every
-           event acknowledged moves it to acknowledged, any NOK to rejected;
-           each event's answer is recorded. An inbound message (e.g. an
-           Anmeldung) is validated against the eM@w bundle in force and
-           recorded as received. Each file is then removed from the mailbox.
+           checked). An OK/NOK acknowledgement settles its upload: one
+           feedback entry per event, then acknowledged when every event is
+           OK, else rejected. Every event the BA did not take is reported
+           with upload and event ID, the code and what to do: rejected as
+           faulty (1xxx), provider not assigned (2001) or participant
+           unknown (2002) need a person and a new event; a BA-internal
+           error (9xxx) is re-delivered at once, unchanged, as a new upload
+           linked to the original (message ID ORIGINAL.r1, then .r2, ...).
+           An inbound message (e.g. an Anmeldung) is validated against the
+           eM@w bundle in force and recorded as received; it stays sealed
+           to this instance in the payload store. Each file is then removed
+           from the mailbox. Finally the eM@w deadlines that follow from the
+           register are printed (as "meldeweg emaw due --register").
 
 An answer offered twice is recorded once.
 
@@ -45,6 +54,7 @@ POSITIONAL ARGUMENTS
 
 EXIT CODES
   0  everything offered was recorded; nothing rejected, nothing invalid
+     (events re-delivered after a BA-internal error do not count as rejected)
   1  at least one rejection or invalid inbound message (recorded)
   2  usage, configuration, certificate, register or transport error, or an
      answer that does not open (not recorded as a verdict)
@@ -64,6 +74,9 @@ EXAMPLES
 // pollStats counts what a poll did.
 type pollStats struct {
 	acked, rejected, received, invalid, duplicates int
+	// baErrors counts uploads whose only NOKs were BA-internal errors,
+	// redelivered the re-deliveries sent.
+	baErrors, redelivered int
 }
 
 func runPoll(e *env, fs *flag.FlagSet, args []string) int {
@@ -104,8 +117,8 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 			return e.failf(exitError, "%s: %v", ch, err)
 		}
 	}
-	fmt.Fprintf(e.stdout, "acknowledged %d, rejected %d, received %d (%d invalid), duplicates skipped %d\n",
-		st.acked, st.rejected, st.received, st.invalid, st.duplicates)
+	fmt.Fprintf(e.stdout, "acknowledged %d, rejected %d, received %d (%d invalid), duplicates skipped %d, BA errors %d (re-delivered %d)\n",
+		st.acked, st.rejected, st.received, st.invalid, st.duplicates, st.baErrors, st.redelivered)
 	if st.rejected > 0 || st.invalid > 0 {
 		return exitFindings
 	}
@@ -154,8 +167,9 @@ func countSettled(e *env, st *pollStats, m register.Message, settled bool) {
 	}
 }
 
-// pollEmaw collects the eM@w mailbox: acknowledgements and inbound
-// messages.
+// pollEmaw collects the eM@w mailbox (acknowledgements and inbound
+// messages), re-delivers events that met a BA-internal error, and prints
+// the eM@w deadlines that follow from the register.
 func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, st *pollStats) error {
 	mb := client.EmawMailbox{C: ep.Client}
 	l, err := mb.List(ctx)
@@ -181,6 +195,7 @@ func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.End
 		if err != nil {
 			return err
 		}
+		os.Remove(dst)
 		r, err := ob.Open(ctx, ep, sealed)
 		if err != nil {
 			return fmt.Errorf("mailbox file %s: %w", f.ID, err)
@@ -200,87 +215,106 @@ func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.End
 			return err
 		}
 	}
-	return nil
+	if err := redeliverEmaw(ctx, e, ob, ep, codec, tmp, st); err != nil {
+		return err
+	}
+	return printEmawDue(ctx, e, ob, ep, codec)
 }
 
-// recordAck settles an upload by its acknowledgement file and records the
-// answer to each event.
+// recordAck settles an upload by its acknowledgement and tells the
+// operator about every event the BA did not take: message ID, event ID,
+// outcome with its codes, and what to do.
 func recordAck(ctx context.Context, e *env, ob *delivery.Outbox, codec *msg.Codec, upload register.MessageID, r *delivery.Reply, st *pollStats) error {
-	q, _, err := ack.Unmarshal(ctx, codec, r.Plain, "acknowledgement for "+string(upload))
+	res, err := exchange.RecordAck(ctx, ob, codec, upload, r)
 	if err != nil {
-		return fmt.Errorf("acknowledgement for %s: %w", upload, err)
+		return err
 	}
-	m, err := ob.Store.Message(ctx, upload)
-	if errors.Is(err, register.ErrNotFound) || err == nil && m.State != register.MessageSent {
+	if !res.Settled {
 		st.duplicates++
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	counts := map[ack.Outcome]int{}
-	for _, res := range q.Ergebnis {
-		o := res.Outcome()
-		counts[o]++
-		var codes []string
-		for _, f := range res.Fehler {
-			codes = append(codes, f.Code)
+	onlyBAErrors := true
+	for _, a := range res.Answers {
+		switch a.Outcome {
+		case ack.OutcomeAcknowledged:
+			continue
+		case ack.OutcomeBAError:
+			fmt.Fprintf(e.stderr, "%s: upload %s event %s failed inside the BA (%s): it is re-delivered unchanged as a new upload\n",
+				e.name, upload, a.EventID, strings.Join(a.Codes, ", "))
+			continue
 		}
-		detail := fmt.Sprintf("event %s: %s %s", res.NachrichtID, res.Status, o)
-		if len(codes) > 0 {
-			detail += " (" + strings.Join(codes, ", ") + ")"
-		}
-		if _, err := ob.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
-			Event: register.EventFeedback, Actor: ob.Actor, Endpoint: m.Endpoint, MessageID: upload, Correlation: m.Correlation,
-			Payload: r.Sealed, Detail: detail}); err != nil {
-			return err
-		}
+		onlyBAErrors = false
+		fmt.Fprintf(e.stderr, "%s: upload %s event %s: %s (%s): %s\n", e.name, upload, a.EventID, describeOutcome(a.Outcome),
+			strings.Join(a.Codes, ", "), a.Outcome.Action())
 	}
-	accepted := len(q.Ergebnis) > 0 && counts[ack.OutcomeAcknowledged] == len(q.Ergebnis)
-	var parts []string
-	for _, o := range ack.Outcomes() {
-		if counts[o] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
-		}
-	}
-	nm, settled, err := ob.Settle(ctx, upload, r, delivery.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", ")})
-	if err != nil {
-		return err
-	}
-	countSettled(e, st, nm, settled)
-	if counts[ack.OutcomeBAError] > 0 {
-		fmt.Fprintf(e.stderr, "%s: upload %s: %d event(s) failed inside the BA; deliver them again\n", e.name, upload, counts[ack.OutcomeBAError])
+	switch {
+	case res.Message.State == register.MessageAcknowledged:
+		st.acked++
+	case onlyBAErrors:
+		st.baErrors++
+	default:
+		st.rejected++
 	}
 	return nil
+}
+
+// describeOutcome names an outcome for the operator.
+func describeOutcome(o ack.Outcome) string {
+	switch o {
+	case ack.OutcomeRejected:
+		return "rejected as faulty"
+	case ack.OutcomeNotAssigned:
+		return "provider not assigned to the measure"
+	case ack.OutcomeParticipantUnknown:
+		return "participant unknown to the BA"
+	}
+	return string(o)
 }
 
 // recordInbound validates an inbound eM@w message and records it as
 // received, once per content.
 func recordInbound(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, f baapi.FileInfo, r *delivery.Reply, st *pollStats) error {
-	id := register.MessageID("in-" + r.Sealed.SHA256.String()[:32])
-	entries, err := ob.Store.List(ctx, register.ListParams{MessageID: id, Limit: 10})
+	res, err := exchange.RecordInbound(ctx, ob, ep, codec, f.ID, r)
 	if err != nil {
 		return err
 	}
-	for _, en := range entries {
-		if en.Event() == register.EventReceived {
-			st.duplicates++
-			return nil
-		}
-	}
-	verdict := "valid"
-	if root, b, verr := codec.ValidateDocument(ctx, r.Plain, "file "+string(f.ID)); verr != nil {
-		// The codec redacts personal values from its problems; the file
-		// name from the BA is not repeated (it may carry identifiers).
-		verdict = "invalid"
-		st.invalid++
-		fmt.Fprintf(e.stderr, "%s: inbound file %s (SHA-256 %s) is invalid: %v\n", e.name, f.ID, f.SHA256[:16], verr)
-	} else {
-		verdict = "valid " + root + " (" + b.ID() + ")"
+	if res.Duplicate {
+		st.duplicates++
+		return nil
 	}
 	st.received++
-	_, err = ob.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
-		Event: register.EventReceived, Actor: ob.Actor, Endpoint: ep.URL, MessageID: id, Payload: r.Sealed,
-		Detail: "received file " + string(f.ID) + ": " + verdict})
-	return err
+	if res.Invalid != nil {
+		// The codec redacts personal values from its problems; the file
+		// name from the BA is not repeated (it may carry identifiers).
+		st.invalid++
+		fmt.Fprintf(e.stderr, "%s: inbound file %s (SHA-256 %s) is invalid: %v\n", e.name, f.ID, f.SHA256[:16], res.Invalid)
+	}
+	return nil
+}
+
+// redeliverEmaw queues the events that met a BA-internal error as new
+// uploads linked to the originals, and delivers every such upload that is
+// not sent yet (also one queued by an earlier, interrupted poll).
+func redeliverEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, workDir string, st *pollStats) error {
+	resends, rerr := exchange.Redeliver(ctx, ob, ep, codec, workDir)
+	for _, r := range resends {
+		switch r.Message.State {
+		case register.MessageQueued, register.MessageRetryWait, register.MessageSending:
+		default:
+			continue // delivered before
+		}
+		m, err := ob.Deliver(ctx, ep, r.ID)
+		if err != nil {
+			return fmt.Errorf("re-delivery %s of %s: %w", r.ID, r.Original, err)
+		}
+		st.redelivered++
+		fmt.Fprintf(e.stderr, "%s: upload %s: event(s) %s re-delivered as upload %s (%s)\n", e.name, r.Original, strings.Join(r.Events, ", "), r.ID, m.State)
+		if m.State == register.MessageDead || m.State == register.MessageRejected {
+			st.rejected++
+		}
+	}
+	if rerr != nil {
+		return fmt.Errorf("%w; send those events again by hand", rerr)
+	}
+	return nil
 }

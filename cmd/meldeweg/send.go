@@ -31,6 +31,11 @@ every attempt. The message counts as sent only when the BA's receipt
 confirms its ID, size and SHA-256; every step is an entry in the register.
 The BA's answer (feedback, acknowledgement) is collected by "meldeweg poll".
 
+For eM@w (--channel emaw) the plain upload ZIP is kept too, encrypted at
+rest in the payload store and recorded as a "built" entry: "poll" reads it
+back to re-deliver events after a BA-internal error, and "emaw due
+--register" to know which reports were sent.
+
 The message ID defaults to one derived from the channel and FILE's SHA-256,
 so running the same command again, for example after a crash, continues
 the same message instead of creating a second one, and the BA drops
@@ -104,7 +109,10 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	defer cancel()
 
 	rid := register.MessageID(id)
-	m, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file)})
+	// eM@w uploads are kept readable (encrypted at rest) for deadlines and
+	// re-delivery after a BA-internal error (emaw/exchange).
+	m, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file),
+		KeepPlain: ch == baapi.ChannelEmaw})
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
