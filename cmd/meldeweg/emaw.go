@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"meldeweg.dev/meldeweg/transport/atomicfile"
 
 	"meldeweg.dev/meldeweg/emaw/due"
 	"meldeweg.dev/meldeweg/emaw/msg"
@@ -141,32 +142,10 @@ func sentFromState(name string) (*rules.MemorySent, error) {
 	return st, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the
-// same directory; it refuses to replace an existing file.
-func writeFileAtomic(path string, data []byte) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s already exists; not overwritten", path)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".meldeweg-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return err
-	}
-	return nil
+// writeNewFile writes data to a new file at path; an existing file is
+// never replaced.
+func writeNewFile(path string, data []byte) error {
+	return atomicfile.WriteNew(path, 0o644, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
 // printFindings writes rule findings, one per line.

@@ -127,11 +127,11 @@ func runEmawNew(e *env, fs *flag.FlagSet, args []string) int {
 			if !bytes.Equal(old, pdf) {
 				return e.failf(exitError, "%s exists with other content; the attachment would not match", dst)
 			}
-		} else if err := writeFileAtomic(dst, pdf); err != nil {
+		} else if err := writeNewFile(dst, pdf); err != nil {
 			return e.failf(exitError, "%s", describeEmawError(err))
 		}
 	}
-	if err := writeFileAtomic(out, xml); err != nil {
+	if err := writeNewFile(out, xml); err != nil {
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}
 	fmt.Fprintf(e.stdout, "%s: %s %s, valid against %s, rules passed\n", out, m.Type(), m.Header().NachrichtID, b.ID())

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+
+	"meldeweg.dev/meldeweg/transport/atomicfile"
 
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
@@ -99,7 +102,7 @@ func runEmawPack(e *env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+	if err := atomicfile.WriteNew(out, 0o644, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}
 	fmt.Fprintf(e.stdout, "%s: %d %s, %d bytes, sha256 %s\n", out, len(man.Events), plural(len(man.Events), "event", "events"), buf.Len(), sha256Hex(buf.Bytes()))

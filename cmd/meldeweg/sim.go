@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
+
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/sim"
@@ -184,7 +186,7 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	fmt.Fprintf(e.stdout, "listening on %s\n", url)
 	ready := str("ready-file")
 	if ready != "" {
-		if err := writeReadyFile(ready, url); err != nil {
+		if err := atomicfile.WriteBytes(ready, 0o644, []byte(url+"\n")); err != nil {
 			l.Close()
 			s.Close()
 			return e.failf(exitError, "--ready-file: %v", err)
@@ -213,25 +215,6 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	st := s.Stats()
 	fmt.Fprintf(e.stdout, "stopped: %d accepted, %d duplicates dropped, %d refused\n", st.Accepted, st.Duplicates, st.Refused)
 	return exitOK
-}
-
-// writeReadyFile writes url and a newline to path through a temporary
-// file in the same directory and a rename, so a script polling for path
-// never reads half of it.
-func writeReadyFile(path, url string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(url + "\n"); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func orDefault(v, def string) string {

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/xsozial"
 )
@@ -46,37 +42,4 @@ func xsozialBundle(e *env, month schemas.Month) (*schemas.Bundle, error) {
 		return nil, err
 	}
 	return reg.Select(xsozial.Standard, month)
-}
-
-// writeAtomically writes to a temporary file next to path and renames it
-// into place only when write succeeds, so a failed build never leaves a
-// file that looks finished.
-func writeAtomically(path string, write func(*os.File) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("placing %s: %w", path, err)
-	}
-	return nil
 }

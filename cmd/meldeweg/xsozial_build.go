@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
+
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/xsozial/source"
 )
@@ -108,7 +110,7 @@ func runXsozialBuild(e *env, fs *flag.FlagSet, args []string) int {
 	if out == "-" {
 		err = build(e.stdout)
 	} else {
-		err = writeAtomically(out, func(f *os.File) error { return build(f) })
+		err = atomicfile.Write(out, 0o644, build)
 	}
 	if err != nil {
 		var ie *source.InputError

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
+
 	"meldeweg.dev/meldeweg/xsozial/check"
 )
 
@@ -101,7 +103,7 @@ func runXsozialCheck(e *env, fs *flag.FlagSet, args []string) int {
 		return rep.WriteText(w)
 	}
 	if out := str("out"); out != "" {
-		err = writeAtomically(out, func(f *os.File) error { return write(f) })
+		err = atomicfile.Write(out, 0o644, write)
 	} else {
 		err = write(e.stdout)
 	}

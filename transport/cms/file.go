@@ -2,10 +2,10 @@ package cms
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"meldeweg.dev/meldeweg/transport/atomicfile"
 )
 
 // SealFile seals the file in to the file out. out appears only complete:
@@ -17,7 +17,7 @@ func SealFile(ctx context.Context, out, in string, opts SealOptions) error {
 		return err
 	}
 	defer f.Close()
-	return writeAtomically(out, func(w io.Writer) error {
+	return atomicfile.Write(out, 0o600, func(w io.Writer) error {
 		return Seal(ctx, w, f, opts)
 	})
 }
@@ -34,46 +34,10 @@ func OpenFile(ctx context.Context, out, in string, opts OpenOptions) (SignerInfo
 	}
 	defer f.Close()
 	var info SignerInfo
-	err = writeAtomically(out, func(w io.Writer) error {
+	err = atomicfile.Write(out, 0o600, func(w io.Writer) error {
 		var err error
 		info, err = Open(ctx, w, f, opts)
 		return err
 	})
 	return info, err
-}
-
-// writeAtomically runs write on a temporary file next to path and renames
-// it to path only if write succeeded and the data reached the disk.
-func writeAtomically(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
+
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -262,7 +264,7 @@ func Init(dir string, opts InitOptions) error {
 		if name == "README.txt" {
 			mode = 0o644
 		}
-		if err := writeFile(filepath.Join(dir, name), data, mode); err != nil {
+		if err := atomicfile.WriteBytes(filepath.Join(dir, name), mode, data); err != nil {
 			return err
 		}
 	}
@@ -281,29 +283,6 @@ func pemKey(k crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// writeFile writes via a temporary file and a rename.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // WritePEM writes an identity as certificate (plus chain) and key PEM
 // files, for tests that mint their own certificates.
 func WritePEM(id *Identity, certPath, keyPath string) error {
@@ -311,12 +290,12 @@ func WritePEM(id *Identity, certPath, keyPath string) error {
 	for _, x := range id.Chain {
 		c = append(c, pemCert(x)...)
 	}
-	if err := writeFile(certPath, c, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(certPath, 0o644, c); err != nil {
 		return err
 	}
 	k, err := pemKey(id.Key)
 	if err != nil {
 		return err
 	}
-	return writeFile(keyPath, k, 0o600)
+	return atomicfile.WriteBytes(keyPath, 0o600, k)
 }

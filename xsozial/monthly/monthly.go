@@ -33,6 +33,8 @@ import (
 	"strings"
 	"time"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
+
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
@@ -231,7 +233,7 @@ func (p *Params) fresh(ctx context.Context, key register.CorrelationKey, id, sup
 	opts := source.Options{Traeger: p.Traeger, Month: p.Month, Version: b.Version, Created: p.now().UTC().Truncate(time.Second),
 		Software: p.Software, SoftwareVersion: p.SoftwareVersion, Lieferart: lieferart, Test: p.Test}
 	var st source.Stats
-	err = writeFile(res.Dataset, func(w io.Writer) error {
+	err = atomicfile.Write(res.Dataset, 0o640, func(w io.Writer) error {
 		pw, done := p.progress("build "+filepath.Base(res.Dataset), -1)
 		defer done()
 		st, err = source.BuildFiles(ctx, files, io.MultiWriter(w, pw), opts)
@@ -290,7 +292,7 @@ func (p *Params) check(ctx context.Context, dataset string, size int64) (*check.
 	}
 	base := strings.TrimSuffix(dataset, ".xml")
 	for ext, write := range map[string]func(io.Writer) error{".check.txt": rep.WriteText, ".check.html": rep.WriteHTML, ".check.json": rep.WriteJSON} {
-		if err := writeFile(base+ext, write); err != nil {
+		if err := atomicfile.Write(base+ext, 0o640, write); err != nil {
 			return nil, err
 		}
 	}
@@ -412,27 +414,6 @@ func (a appender) add(ctx context.Context, ev register.Event, ref register.Paylo
 		Event: ev, Actor: a.p.Outbox.Actor, Endpoint: a.p.Endpoint.URL, MessageID: a.id, Related: a.related, Correlation: a.key,
 		Payload: ref, Detail: detail})
 	return err
-}
-
-// writeFile writes path atomically (temp file, fsync, rename).
-func writeFile(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func hashFile(path string) (register.PayloadRef, error) {

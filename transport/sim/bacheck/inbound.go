@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
+
 	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
@@ -86,40 +88,11 @@ func (c *Checker) WriteInbound(ctx context.Context, dir string) (int, error) {
 			if err != nil {
 				return n, fmt.Errorf("sealing inbound %s: %w", m.Header().NachrichtID, err)
 			}
-			if err := writeFile(path, sealed); err != nil {
+			if err := atomicfile.WriteBytes(path, 0o644, sealed); err != nil {
 				return n, err
 			}
 			n++
 		}
 	}
 	return n, nil
-}
-
-// writeFile writes data to path through a synced temporary file and a
-// rename, so a reader never sees part of it.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
