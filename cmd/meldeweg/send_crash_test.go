@@ -4,29 +4,35 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
+	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
-// TestSendSurvivesSIGKILL kills "meldeweg send" with SIGKILL at a random
-// moment (before, during or after the upload), runs it again, and checks
-// that the simulator accepted every message exactly once with the right
-// bytes, that every message is sent in the register, and that the register
-// verifies. 5 rounds by default; MELDEWEG_SOAK_ROUNDS sets more (make soak).
+// TestSendSurvivesSIGKILL kills "meldeweg send --channel emaw" with
+// SIGKILL at a random moment (before, during or after sealing, the upload
+// and the receipt), runs it again, and checks that the simulator (with the
+// real BA checker) accepted every upload exactly once with the bytes of
+// the message's latest sealed payload, that every upload is sent in the
+// register, that the register verifies, that a poll afterwards settles
+// every upload as acknowledged, and that nothing unsealed is stored. Each
+// upload is one Beurteilung with a random PDF of 1 to 4 MiB. 5 rounds by
+// default; MELDEWEG_SOAK_ROUNDS sets more (make soak).
 func TestSendSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
@@ -40,52 +46,57 @@ func TestSendSurvivesSIGKILL(t *testing.T) {
 		rounds = n
 	}
 	bin := meldewegBinary(t)
-	dir := t.TempDir()
-	p := simtest.NewPKI(t)
-	files := p.WriteFiles(t, dir)
 	// A slow answer widens the window in which the simulator has the
 	// message but the sender does not know yet.
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{Slow: 30 * time.Millisecond}})
+	ba := startBA(t, bacheck.Config{}, sim.Faults{Slow: 30 * time.Millisecond})
+	dir := t.TempDir()
 	reg := filepath.Join(dir, "register.db")
 	seed := uint64(time.Now().UnixNano())
 	rng := mrand.New(mrand.NewPCG(seed, 42))
 	t.Logf("seed %d, %d rounds", seed, rounds)
 
+	conn := []string{"--url", ba.url, "--pki", ba.pkiDir, "--register", reg}
 	send := func(file string) *exec.Cmd {
-		return exec.Command(bin, "send", file, "--channel", "emaw", "--url", s.URL,
-			"--ca", files.CACert, "--cert", files.ClientCert, "--key", files.ClientKey,
-			"--register", reg, "--lease", "300ms", "--timeout", "60s")
+		return exec.Command(bin, append([]string{"send", file, "--channel", "emaw", "--lease", "300ms", "--timeout", "60s"}, conn...)...)
 	}
-	// The kill window spans start-up, the upload and the receipt. Warm-up
-	// runs (the second with the register already created) measure how
-	// long one send takes here; kills fall in [d/4, 5d/4].
-	var d time.Duration
-	for i := range 2 {
-		data := make([]byte, 2<<20)
-		data[0] = byte(i)
-		warm := filepath.Join(dir, "warm-up-"+strconv.Itoa(i)+".zip")
-		os.WriteFile(warm, data, 0o600)
-		start := time.Now()
-		if out, err := send(warm).CombinedOutput(); err != nil {
-			t.Fatalf("warm-up send: %v\n%s", err, out)
-		}
-		d = time.Since(start)
-	}
-	killFrom, killSpan := d/4, max(d, 20*time.Millisecond)
-	t.Logf("one send takes %v; killing %v to %v after the start", d, killFrom, killFrom+killSpan)
-	want := map[baapi.MessageID]string{} // ID → SHA-256 hex
-	phases := map[string]int{}
-	for i := range rounds {
-		data := make([]byte, 1<<20+rng.IntN(3<<20))
-		rand.Read(data)
-		file := filepath.Join(dir, "msg-"+strconv.Itoa(i)+".zip")
-		if err := os.WriteFile(file, data, 0o600); err != nil {
+	// upload writes an upload ZIP with one Beurteilung and a random PDF
+	// of size bytes, and returns its path and message ID.
+	upload := func(name string, size int) (string, baapi.MessageID) {
+		pdf := make([]byte, size)
+		rand.Read(pdf)
+		copy(pdf, "%PDF-1.4\n")
+		m := example(msg.TypeBeurteilung, name).(*msg.Beurteilung)
+		m.Anhang = msg.AnhangFor(name+".pdf", pdf)
+		attachments[m.Anhang.SHA256] = pdf
+		file := filepath.Join(dir, name+".zip")
+		writeUpload(t, file, m)
+		data, err := os.ReadFile(file)
+		if err != nil {
 			t.Fatal(err)
 		}
-		sum := sha256.Sum256(data)
-		id := baapi.ContentMessageID(baapi.ChannelEmaw, sum)
-		want[id] = hex.EncodeToString(sum[:])
-
+		return file, baapi.ContentMessageID(baapi.ChannelEmaw, sha256.Sum256(data))
+	}
+	var ids []baapi.MessageID
+	// The kill window spans start-up, sealing, the upload and the receipt.
+	// Warm-up runs (the second with the register already created) measure
+	// how long one send takes here (the faster of the two); kills fall in
+	// [d/8, 9d/8].
+	d := time.Hour
+	for i := range 2 {
+		file, id := upload("WARM-"+strconv.Itoa(i), 2<<20)
+		ids = append(ids, id)
+		start := time.Now()
+		if out, err := send(file).CombinedOutput(); err != nil {
+			t.Fatalf("warm-up send: %v\n%s", err, out)
+		}
+		d = min(d, time.Since(start))
+	}
+	killFrom, killSpan := d/8, max(d, 20*time.Millisecond)
+	t.Logf("one send takes %v; killing %v to %v after the start", d, killFrom, killFrom+killSpan)
+	phases := map[string]int{}
+	for i := range rounds {
+		file, id := upload("KILL-"+strconv.Itoa(i), 1<<20+rng.IntN(3<<20))
+		ids = append(ids, id)
 		cmd := send(file)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -107,45 +118,46 @@ func TestSendSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("kill points: %v", phases)
 
-	acc, err := sim.ReadAccepted(s.Dir)
+	store := openRegisterT(t, reg)
+	acc, err := sim.ReadAccepted(ba.simDir)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for i := range 2 {
-		data := make([]byte, 2<<20)
-		data[0] = byte(i)
-		sum := sha256.Sum256(data)
-		want[baapi.ContentMessageID(baapi.ChannelEmaw, sum)] = hex.EncodeToString(sum[:])
 	}
 	seen := map[baapi.MessageID]int{}
 	for _, r := range acc {
 		seen[r.MessageID]++
-		if want[r.MessageID] == "" {
-			t.Errorf("simulator accepted unknown message %s", r.MessageID)
-		} else if r.SHA256 != want[r.MessageID] {
-			t.Errorf("message %s: simulator stored SHA-256 %s, sent %s", r.MessageID, r.SHA256, want[r.MessageID])
+		m, err := store.Message(context.Background(), register.MessageID(r.MessageID))
+		if err != nil {
+			t.Errorf("simulator accepted %s, unknown to the register: %v", r.MessageID, err)
+		} else if r.SHA256 != m.Payload.SHA256.String() {
+			t.Errorf("message %s: simulator stored SHA-256 %s, the register's sealed payload is %s", r.MessageID, r.SHA256, m.Payload.SHA256)
 		}
 	}
-	for id := range want {
+	var regIDs []register.MessageID
+	for _, id := range ids {
 		if seen[id] != 1 {
 			t.Errorf("message %s accepted %d times, want exactly once", id, seen[id])
 		}
-	}
-
-	store, err := sqlitestore.Open(context.Background(), reg, sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := store.Verify(context.Background()); err != nil {
-		t.Fatalf("register does not verify: %v", err)
-	}
-	for id := range want {
 		m, err := store.Message(context.Background(), register.MessageID(id))
 		if err != nil || m.State != register.MessageSent {
 			t.Errorf("message %s: %v, state %q, want sent", id, err, m.State)
 		}
+		regIDs = append(regIDs, register.MessageID(id))
 	}
+	store.Close()
+
+	ba.awaitReplies(t, regIDs...)
+	out, err := exec.Command(bin, append([]string{"poll", "--channel", "emaw"}, conn...)...).CombinedOutput()
+	if want := fmt.Sprintf("acknowledged %d, rejected 0,", len(ids)); err != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("poll after the rounds: %v, want %q:\n%s", err, want, out)
+	}
+	store = openRegisterT(t, reg)
+	for _, id := range regIDs {
+		if m, err := store.Message(context.Background(), id); err != nil || m.State != register.MessageAcknowledged {
+			t.Errorf("message %s after poll: %v, state %q, want acknowledged", id, err, m.State)
+		}
+	}
+	assertNothingUnsealed(t, reg, "123A456789", "C0000001")
 }
 
 // messageState reads a message's state from the register, or "not
