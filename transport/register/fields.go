@@ -152,7 +152,9 @@ func (r PayloadRef) IsZero() bool { return r.SHA256.IsZero() && r.Size == 0 }
 // attempt, so the receiver can drop duplicates; it is not personal data.
 type MessageID string
 
-var messageIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+// messageIDRe is ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$, checked by hand: the
+// regexp with its bounded repetition cost every command 11 ms at start-up.
+var messageIDRe = nameShape{max: 128, extra: "._:-"}
 
 // NewMessageID returns a fresh, time-ordered message ID (UUIDv7).
 func NewMessageID() MessageID {
@@ -185,7 +187,31 @@ type Actor struct {
 	name string
 }
 
-var actorNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+// actorNameRe is ^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$.
+var actorNameRe = nameShape{max: 64, extra: "._@-"}
+
+// nameShape matches names that start with an ASCII letter or digit,
+// continue with letters, digits or the extra punctuation, and are at most
+// max bytes long.
+type nameShape struct {
+	max   int
+	extra string
+}
+
+// MatchString reports whether s has the shape.
+func (n nameShape) MatchString(s string) bool {
+	if len(s) == 0 || len(s) > n.max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || strings.IndexByte(n.extra, c) < 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // Operator is the actor for the person with the given login.
 func Operator(login string) Actor { return Actor{kind: ActorOperator, name: login} }
