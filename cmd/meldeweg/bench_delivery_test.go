@@ -5,149 +5,264 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"errors"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/emaw/exchange"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
+	"meldeweg.dev/meldeweg/emaw/rules"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
+	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
+	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
-// BenchmarkDelivery measures eM@w messages per second end to end — build
-// and validate an Eintritt, pack it, seal it (CMS), spool and enqueue it in
-// the SQLite register, claim and upload it over mTLS, record the receipt
-// and fetch and record the acknowledgement — next to the raw rate of mTLS
-// POSTs of the same sealed bytes to the same simulator in the same run.
-// Both are sequential, one message at a time. Goal: e2e ≥ 50% of raw.
+// BenchmarkDelivery measures eM@w messages per second end to end, one
+// event per upload, over the production path: build and validate an
+// Eintritt (schema and rules), pack it, submit it (plain copy and sealed
+// CMS message into the payload store, "built", "sealed" and "queued"
+// entries), deliver it over mTLS (claim, upload, receipt, sent), fetch the
+// BA checker's sealed acknowledgement, open it and settle the upload (a
+// feedback entry per event, acknowledged). W workers send and W collect
+// acknowledgements, as "send" and "poll" do. Next to it, in the same run
+// and against the same simulator (which judges every upload, raw ones
+// too), the raw rate of bare mTLS POSTs of a sealed upload from W
+// kept-alive connections. Goal: e2e ≥ 50% of raw.
+//
+// Where the time goes (CPU profile and strace -c -f, see the README): per
+// message the client waits for 8 synchronous register commits and 3
+// payload files (each an fsync of the file and of its directory), the
+// simulator for 5 fsyncs, and four RSA private-key operations happen
+// (client signs, BA decrypts, BA signs, client decrypts). One worker
+// spends most of its time waiting for fsyncs one after the other;
+// several workers share the SQLite group commit (one fsync for every
+// write waiting at that moment) and overlap the payload fsyncs, until the
+// two cores are busy with RSA and the simulator's own work.
 func BenchmarkDelivery(b *testing.B) {
-	const n = 200
+	const n = 200 // eM@w messages (events) per run
+	for _, c := range []struct{ perUpload, workers int }{{1, 1}, {1, 4}, {1, 8}, {10, 4}} {
+		b.Run(fmt.Sprintf("events-per-upload=%d/workers=%d", c.perUpload, c.workers), func(b *testing.B) {
+			for b.Loop() {
+				e2e, raw, size := deliveryRates(b, c.workers, n, c.perUpload)
+				b.ReportMetric(e2e, "e2e-msgs/s")
+				b.ReportMetric(raw, "raw-posts/s")
+				b.ReportMetric(e2e/raw*100, "e2e-%-of-raw")
+				b.Logf("eM@w end to end, %d event(s) per upload, %d workers: %.0f msgs/s; raw mTLS POSTs, %d clients: %.0f/s; ratio %.0f%% (goal ≥ 50%% with one event per upload); %d bytes sealed per upload",
+					c.perUpload, c.workers, e2e, c.workers, raw, e2e/raw*100, size)
+			}
+		})
+	}
+}
+
+// deliveryRates runs n messages end to end, perUpload to an upload, with
+// workers goroutines, then n raw POSTs with as many clients, and returns
+// messages per second, POSTs per second and the size of one sealed
+// upload.
+func deliveryRates(b *testing.B, workers, n, perUpload int) (e2e, raw float64, sealedSize int) {
 	ctx := context.Background()
+	ba := startBA(b, bacheck.Config{}, sim.Faults{})
 	dir := b.TempDir()
-	pkiDir := filepath.Join(dir, "pki")
-	if err := pki.Init(pkiDir, pki.InitOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	signer, err := pki.LoadIdentity(filepath.Join(pkiDir, "emaw-sign.pem"), filepath.Join(pkiDir, "emaw-sign.key"), pki.Password{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	baEnc, err := pki.LoadCertificates(filepath.Join(pkiDir, "ba-encrypt.pem"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	reg, err := schemas.Load(schemas.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	codec := msg.NewCodec(reg)
-
-	p := simtest.NewPKI(b)
-	s := simtest.Start(b, p, sim.Config{})
-	c, err := client.New(client.Config{BaseURL: s.URL, TLS: p.ClientTLS(b)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "register.db"), sqlitestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	spool := client.SpoolDir(filepath.Join(dir, "spool"))
-	actor := register.System("bench")
-	sender := &client.Sender{Store: store, Client: c, Payloads: spool, Worker: "bench-1", Actor: actor}
-	mb := client.EmawMailbox{C: c}
+	ps, err := payload.Open(filepath.Join(dir, "payloads"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ep, tlsCfg := benchEndpoint(b, ba)
+	defer ep.Client.Close()
 
-	// one message, end to end
-	deliver := func(i int) []byte {
-		m := msg.Example(msg.TypeEintritt)
-		id := fmt.Sprintf("BENCH-%06d", i)
-		m.Header().NachrichtID = id
-		xml, _, err := codec.Marshal(ctx, m)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var zip bytes.Buffer
-		if _, err := pack.Write(&zip, []pack.Event{{ID: id, Parts: []pack.Part{{Name: id + ".xml", Data: xml}}}}); err != nil {
-			b.Fatal(err)
-		}
-		var sealed bytes.Buffer
-		if err := cms.Seal(ctx, &sealed, &zip, cms.SealOptions{Signer: cms.Signer{Key: signer.Key, Cert: signer.Cert},
-			Recipients: baEnc[:1]}); err != nil {
-			b.Fatal(err)
-		}
-		file := filepath.Join(dir, id+".p7m")
-		if err := os.WriteFile(file, sealed.Bytes(), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		ref, err := spool.Put(file)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mid := register.MessageID("bench-" + id)
-		if _, err := store.Enqueue(ctx, register.EnqueueParams{ID: mid, Channel: register.ChannelEmaw, Payload: ref, Actor: actor}); err != nil {
-			b.Fatal(err)
-		}
-		res, err := sender.SendDue(ctx, 1)
-		if err != nil || len(res) != 1 || res[0].Err != nil || res[0].Message.State != register.MessageSent {
-			b.Fatalf("send: %v %+v", err, res)
-		}
-		for {
-			ack, _, err := mb.Ack(ctx, baapi.MessageID(mid))
-			if errors.Is(err, client.ErrNotReady) {
-				continue
-			}
+	// stages sum the time spent per stage: build+validate+pack, submit
+	// (seal, store, register), deliver (claim, upload, receipt), fetch and
+	// open the acknowledgement, record it.
+	var stages [5]atomic.Int64
+	// send builds, validates, packs, submits and delivers one message and
+	// returns its ID once the BA's receipt confirmed it.
+	send := func(ob *delivery.Outbox, i int) register.MessageID {
+		tb := time.Now()
+		var evs []pack.Event
+		for j := range perUpload {
+			id := fmt.Sprintf("BENCH-%06d-%02d", i, j)
+			m := example(msg.TypeEintritt, id)
+			xml, _, err := codec.Marshal(ctx, m)
 			if err != nil {
 				b.Fatal(err)
 			}
-			ackRef := register.PayloadRef{SHA256: sha256.Sum256(ack), Size: int64(len(ack))}
-			if _, err := store.Transition(ctx, register.MarkAcknowledged(mid, ackRef, actor)); err != nil {
-				b.Fatal(err)
+			if fs := rules.Check(m, rules.Options{}); len(fs) > 0 {
+				b.Fatal(rules.AsError(fs))
 			}
-			break
+			evs = append(evs, pack.Event{ID: id, Parts: []pack.Part{{Name: id + ".xml", Data: xml}}})
 		}
-		return sealed.Bytes()
+		var zip bytes.Buffer
+		if _, err := pack.Write(&zip, evs); err != nil {
+			b.Fatal(err)
+		}
+		file := filepath.Join(dir, evs[0].ID+".zip")
+		if err := os.WriteFile(file, zip.Bytes(), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		mid := register.MessageID(baapi.ContentMessageID(baapi.ChannelEmaw, sha256.Sum256(zip.Bytes())))
+		t0 := time.Now()
+		stages[0].Add(int64(t0.Sub(tb)))
+		if _, _, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: mid, Plain: file, KeepPlain: true, Detail: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		os.Remove(file)
+		t1 := time.Now()
+		stages[1].Add(int64(t1.Sub(t0)))
+		if sm, err := ob.Deliver(ctx, ep, mid); err != nil || sm.State != register.MessageSent {
+			b.Fatalf("deliver %s: %v (%s)", mid, err, sm.State)
+		}
+		stages[2].Add(int64(time.Since(t1)))
+		return mid
+	}
+	// settle fetches, opens and records the acknowledgement of mid.
+	settle := func(ob *delivery.Outbox, mid register.MessageID) {
+		t0 := time.Now()
+		r, err := ob.AwaitReply(ctx, ep, mid, 5*time.Millisecond)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		stages[3].Add(int64(t1.Sub(t0)))
+		res, err := exchange.RecordAck(ctx, ob, codec, mid, r)
+		stages[4].Add(int64(time.Since(t1)))
+		if err != nil || !res.Settled || res.Message.State != register.MessageAcknowledged || len(res.Answers) != perUpload {
+			b.Fatalf("settle %s: %v %+v", mid, err, res)
+		}
+	}
+	outbox := func(name string) *delivery.Outbox {
+		return &delivery.Outbox{Store: store, Payloads: ps, Actor: register.System("bench"), Worker: name}
 	}
 
-	for b.Loop() {
-		sample := deliver(0) // warm-up, and the body for the raw POSTs
-		start := time.Now()
-		for i := 1; i <= n; i++ {
-			deliver(i)
-		}
-		e2e := float64(n) / time.Since(start).Seconds()
-
-		raw := rawPOSTRate(b, s.URL, p.ClientTLS(b), sample, n)
-		b.ReportMetric(e2e, "e2e-msgs/s")
-		b.ReportMetric(raw, "raw-posts/s")
-		b.ReportMetric(e2e/raw*100, "e2e-%-of-raw")
-		b.Logf("eM@w end to end: %.0f msgs/s; raw mTLS POSTs: %.0f/s; ratio %.0f%% (goal ≥ 50%%); %d bytes sealed per message",
-			e2e, raw, e2e/raw*100, len(sample))
+	settle(outbox("warm-up"), send(outbox("warm-up"), 0))
+	// Senders hand every sent message to the collectors, as "send" and
+	// "poll" do in production; the clock stops when the last message is
+	// acknowledged and settled.
+	uploads := n / perUpload
+	var next atomic.Int64
+	sent := make(chan register.MessageID, uploads)
+	var senders, collectors sync.WaitGroup
+	start := time.Now()
+	for w := range workers {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			ob := outbox(fmt.Sprintf("send-%d", w))
+			for {
+				i := int(next.Add(1))
+				if i > uploads {
+					return
+				}
+				sent <- send(ob, i)
+			}
+		}()
+		collectors.Add(1)
+		go func() {
+			defer collectors.Done()
+			ob := outbox(fmt.Sprintf("collect-%d", w))
+			for mid := range sent {
+				settle(ob, mid)
+			}
+		}()
 	}
+	senders.Wait()
+	close(sent)
+	collectors.Wait()
+	e2e = float64(n) / time.Since(start).Seconds()
+	var parts []string
+	for i, name := range []string{"build", "submit", "deliver", "await-ack", "settle"} {
+		ms := float64(stages[i].Load()) / float64(uploads+1) / 1e6
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, ms))
+		b.ReportMetric(ms, name+"-ms/upload")
+	}
+	b.Logf("time per upload and stage (summed over workers): %s", strings.Join(parts, ", "))
+
+	// The raw POSTs carry a real sealed upload, so the simulator stores,
+	// records and judges them as it did the end-to-end ones.
+	sample := sealedSample(b, ep, codec)
+	raw = rawPOSTRate(b, ba.url, tlsCfg, sample, n, workers)
+	return e2e, raw, len(sample)
 }
 
-// rawPOSTRate sends n uploads of body with a bare mTLS http.Client (one
-// kept-alive connection, no retries, no checks beyond the status) and
-// returns uploads per second.
-func rawPOSTRate(b *testing.B, url string, tlsCfg *tls.Config, body []byte, n int) float64 {
-	tr := &http.Transport{TLSClientConfig: tlsCfg}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
+// benchEndpoint is the provider's eM@w endpoint from the test PKI.
+func benchEndpoint(b *testing.B, ba *baBundle) (*delivery.Endpoint, *tls.Config) {
+	load := func(stem string) *pki.Identity {
+		id, err := pki.LoadIdentity(filepath.Join(ba.pkiDir, stem+".pem"), filepath.Join(ba.pkiDir, stem+".key"), pki.Password{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return id
+	}
+	tlsID, sign, enc := load("emaw-client"), load("emaw-sign"), load("emaw-encrypt")
+	baCerts, err := pki.LoadCertificates(filepath.Join(ba.pkiDir, "ba-encrypt.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	trust, err := pki.CertPool(filepath.Join(ba.pkiDir, "ca.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, _ := tlsCertificate(tlsID)
+	tlsCfg, err := client.ClientTLSConfig(cert, trust, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := client.New(client.Config{BaseURL: ba.url, TLS: tlsCfg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, URL: ba.url, Client: c,
+		Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert}, BA: baCerts[0], Reply: enc, Trust: trust}, tlsCfg
+}
+
+// sealedSample is one sealed upload (an Eintritt) as the raw POSTs send it.
+func sealedSample(b *testing.B, ep *delivery.Endpoint, codec *msg.Codec) []byte {
+	m := example(msg.TypeEintritt, "RAW-1")
+	xml, _, err := codec.Marshal(context.Background(), m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var zip, sealed bytes.Buffer
+	if _, err := pack.Write(&zip, []pack.Event{{ID: "RAW-1", Parts: []pack.Part{{Name: "RAW-1.xml", Data: xml}}}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := cms.Seal(context.Background(), &sealed, &zip, cms.SealOptions{Signer: ep.Signer, Recipients: []*x509.Certificate{ep.BA}}); err != nil {
+		b.Fatal(err)
+	}
+	return sealed.Bytes()
+}
+
+// rawPOSTRate sends n uploads of body with bare mTLS http.Clients (one
+// kept-alive connection per client, no retries, no checks beyond the
+// status) from clients goroutines and returns uploads per second.
+func rawPOSTRate(b *testing.B, url string, tlsCfg *tls.Config, body []byte, n, clients int) float64 {
 	digest := baapi.FormatDigest(sha256.Sum256(body))
-	post := func(i int) {
+	post := func(hc *http.Client, i int) {
 		id := baapi.MessageID(fmt.Sprintf("raw-%06d", i))
 		req, _ := http.NewRequest(http.MethodPost, url+baapi.UploadPath(baapi.ChannelEmaw, id), bytes.NewReader(body))
 		req.Header.Set(baapi.HeaderMessageID, string(id))
@@ -156,15 +271,41 @@ func rawPOSTRate(b *testing.B, url string, tlsCfg *tls.Config, body []byte, n in
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Read the receipt to the end, so the connection is kept alive
+		// (an unread body closes it, and every POST would pay a handshake).
+		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted {
 			b.Fatalf("raw POST: %s", resp.Status)
 		}
 	}
-	post(0)
-	start := time.Now()
-	for i := 1; i <= n; i++ {
-		post(i)
+	newClient := func() (*http.Client, func()) {
+		tr := &http.Transport{TLSClientConfig: tlsCfg.Clone()}
+		return &http.Client{Transport: tr}, tr.CloseIdleConnections
 	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	hcs := make([]*http.Client, clients)
+	for w := range clients {
+		hc, done := newClient()
+		defer done()
+		post(hc, -1-w) // connect and warm up
+		hcs[w] = hc
+	}
+	start := time.Now()
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1))
+				if i > n {
+					return
+				}
+				post(hcs[w], i)
+			}
+		}()
+	}
+	wg.Wait()
 	return float64(n) / time.Since(start).Seconds()
 }

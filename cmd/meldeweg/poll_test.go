@@ -331,7 +331,7 @@ func TestSendThenPoll(t *testing.T) {
 
 	store := openRegisterT(t, regFile)
 	got, entries := eventsOf(t, store, id)
-	if want := "built sealed queued sending receipt sent feedback feedback feedback acknowledged"; got != want {
+	if want := "built sealed queued sending receipt sent feedback feedback acknowledged"; got != want {
 		t.Errorf("upload events: got %q, want %q", got, want)
 	}
 	var details []string

@@ -99,10 +99,10 @@ func Answers(ctx context.Context, codec *msg.Codec, plain []byte, name string) (
 }
 
 // RecordAck settles upload with the opened acknowledgement r: one
-// "feedback" entry per event (its NachrichtID, status, outcome and codes;
-// the entry's payload is the acknowledgement as received), then the
-// upload moves to acknowledged when every event is OK and to rejected
-// otherwise (delivery.Outbox.Settle). An acknowledgement for an upload
+// "feedback" entry per event (its NachrichtID, outcome and codes; the
+// entry's payload is the acknowledgement as received), then the upload
+// moves to acknowledged when every event is OK and to rejected otherwise,
+// with the counts per outcome as the reason (delivery.Outbox.Settle). An acknowledgement for an upload
 // that is not in state sent (settled before, or unknown) records nothing
 // and returns Settled false.
 func RecordAck(ctx context.Context, ob *delivery.Outbox, codec *msg.Codec, upload register.MessageID, r *delivery.Reply) (AckResult, error) {
@@ -139,7 +139,8 @@ func RecordAck(ctx context.Context, ob *delivery.Outbox, codec *msg.Codec, uploa
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}
 	}
-	nm, settled, err := ob.Settle(ctx, upload, r, delivery.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", ")})
+	nm, settled, err := ob.Settle(ctx, upload, r, delivery.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", "),
+		FeedbackRecorded: len(answers) > 0})
 	res.Message, res.Settled = nm, settled
 	return res, err
 }

@@ -115,19 +115,26 @@ func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (regi
 	}
 	defer in.Close()
 	ch := register.Channel(ep.Channel)
+	// The plain copy is stored while the payload is sealed: each Put
+	// waits for its own fsyncs, and overlapping them takes one wait off
+	// every submit.
+	type putResult struct {
+		ref register.PayloadRef
+		err error
+	}
+	plainDone := make(chan putResult, 1)
 	if p.KeepPlain {
-		ref, err := o.Payloads.Put(ctx, in)
+		in2, err := os.Open(p.Plain)
 		if err != nil {
-			return register.Message{}, false, fmt.Errorf("storing the plain payload: %w", err)
-		}
-		if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
-			Actor: o.Actor, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
-			Detail: oneLine("kept for reading: " + p.Detail)}); err != nil {
 			return register.Message{}, false, err
 		}
-		if _, err := in.Seek(0, io.SeekStart); err != nil {
-			return register.Message{}, false, err
-		}
+		go func() {
+			defer in2.Close()
+			ref, err := o.Payloads.Put(ctx, in2)
+			plainDone <- putResult{ref, err}
+		}()
+	} else {
+		plainDone <- putResult{}
 	}
 	pr, pw := io.Pipe()
 	sealErr := make(chan error, 1)
@@ -138,11 +145,22 @@ func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (regi
 	}()
 	ref, err := o.Payloads.Put(ctx, pr)
 	pr.CloseWithError(err) // unblock the sealer if Put stopped early
+	plain := <-plainDone
 	if serr := <-sealErr; serr != nil {
 		return register.Message{}, false, fmt.Errorf("sealing %s for the BA: %w", filepath.Base(p.Plain), serr)
 	}
 	if err != nil {
 		return register.Message{}, false, fmt.Errorf("storing the sealed payload: %w", err)
+	}
+	if plain.err != nil {
+		return register.Message{}, false, fmt.Errorf("storing the plain payload: %w", plain.err)
+	}
+	if p.KeepPlain {
+		if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
+			Actor: o.Actor, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: plain.ref,
+			Detail: oneLine("kept for reading: " + p.Detail)}); err != nil {
+			return register.Message{}, false, err
+		}
 	}
 	if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
 		Actor: o.Actor, Endpoint: ep.URL, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
@@ -178,6 +196,7 @@ var ErrNotDelivered = errors.New("not delivered yet")
 func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageID) (register.Message, error) {
 	sender := &client.Sender{Store: o.Store, Client: ep.Client, Payloads: sealedPayloads{o.Payloads}, Actor: o.Actor,
 		Worker: o.Worker, Lease: o.lease(), Channel: register.Channel(ep.Channel)}
+	idle := 5 * time.Millisecond
 	for {
 		m, err := o.Store.Message(ctx, id)
 		if err != nil {
@@ -202,16 +221,21 @@ func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageI
 		if len(results) > 0 {
 			continue
 		}
-		// Nothing due: wait for our retry time or the lease of a dead
-		// process, in steps so that the deadline is noticed.
+		// Nothing due: wait for our retry time, for another worker that
+		// claimed the message to finish it, or for the lease of a dead
+		// process, in steps so that the deadline is noticed. A message in
+		// sending usually belongs to a live worker of this process (the
+		// claim takes any due message of the channel), which finishes
+		// within milliseconds: look again soon, backing off to a second.
 		wait := time.Second
 		switch m.State {
 		case register.MessageRetryWait:
 			wait = min(wait, time.Until(m.NextAttemptAt))
 		case register.MessageSending:
-			wait = min(wait, time.Until(m.ClaimedAt.Add(o.lease())))
+			wait = min(wait, idle, time.Until(m.ClaimedAt.Add(o.lease())))
+			idle = min(2*idle, time.Second)
 		}
-		t := time.NewTimer(max(wait, 20*time.Millisecond))
+		t := time.NewTimer(max(wait, 5*time.Millisecond))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -394,11 +418,16 @@ type Verdict struct {
 	Accepted bool
 	// Summary is recorded with the entries, e.g. "angenommen, 3 Hinweise"
 	// or "abgelehnt: R13_0030, R3_0010". No personal data.
-	Summary string
+	Summary string	// FeedbackRecorded: the caller has appended the answer's "feedback"
+	// entries itself (eM@w: one per event answered), so Settle appends
+	// none and only moves the message on. Defaults to false: Settle
+	// appends one feedback entry with Summary.
+	FeedbackRecorded bool
 }
 
 // Settle records the answer to message id: a "feedback" entry holding the
-// answer's payload, then acknowledged or rejected. An answer for a message
+// answer's payload (unless v.FeedbackRecorded), then acknowledged or
+// rejected. An answer for a message
 // that is no longer sent (it was settled before, by this or another
 // process) changes nothing and returns the message as it is, with settled
 // false.
@@ -410,10 +439,12 @@ func (o *Outbox) Settle(ctx context.Context, id register.MessageID, r *Reply, v 
 	if m.State != register.MessageSent {
 		return m, false, nil
 	}
-	if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
-		Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed,
-		Detail: oneLine(v.Summary)}); err != nil {
-		return m, false, err
+	if !v.FeedbackRecorded {
+		if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
+			Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed,
+			Detail: oneLine(v.Summary)}); err != nil {
+			return m, false, err
+		}
 	}
 	t := register.MarkAcknowledged(id, r.Sealed, o.Actor)
 	if !v.Accepted {
