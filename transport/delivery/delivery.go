@@ -418,7 +418,8 @@ type Verdict struct {
 	Accepted bool
 	// Summary is recorded with the entries, e.g. "angenommen, 3 Hinweise"
 	// or "abgelehnt: R13_0030, R3_0010". No personal data.
-	Summary string // FeedbackRecorded: the caller has appended the answer's "feedback"
+	Summary string
+	// FeedbackRecorded: the caller has appended the answer's "feedback"
 	// entries itself (eM@w: one per event answered), so Settle appends
 	// none and only moves the message on. Defaults to false: Settle
 	// appends one feedback entry with Summary.
