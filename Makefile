@@ -22,7 +22,7 @@ build:
 # demo runs the main job: a monthly XSozial delivery and an eM@w exchange
 # with the BA simulator on loopback, then the register and its verification.
 demo: build
-	mw() { echo "\$$ meldeweg $$*" >&2; ./$(BIN) "$$@"; }
+	@mw() { echo "\$$ meldeweg $$*" >&2; ./$(BIN) "$$@"; }
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	echo "== 1. A test PKI (marked test-only) and synthetic source records of Träger $(TRAEGER) for $(MONTH)"
 	mw pki init $(DEMO)/pki >/dev/null
@@ -43,7 +43,16 @@ demo: build
 	echo "== 4. Run it again: nothing to do"
 	mw xsozial run --month $(MONTH) --traeger $(TRAEGER) --in $(DEMO)/src --work $(DEMO)/out $$BA
 	echo
-	echo "== 5. The register, and its verification"
+	echo "== 5. eM@w: three events built and validated, packed, sealed, sent; the acknowledgement and the Anmeldungen collected; deadlines from the register"
+	mkdir -p $(DEMO)/emaw
+	for t in Eintritt AnwesenheitMonat Planung; do mw emaw new $$t --in testdata/emaw/events/out/$$t.json --out $(DEMO)/emaw/EX-$$t.xml; done
+	mw emaw pack --out $(DEMO)/emaw/upload.zip $(DEMO)/emaw/EX-Eintritt.xml $(DEMO)/emaw/EX-AnwesenheitMonat.xml $(DEMO)/emaw/EX-Planung.xml
+	mw send $(DEMO)/emaw/upload.zip --channel emaw $$BA
+	sleep 1
+	mw poll --channel emaw $$BA
+	mw emaw due --register $(DEMO)/register.db --pki $(DEMO)/pki --date 2026-04-10 || [ $$? -eq 1 ]
+	echo
+	echo "== 6. The register, and its verification"
 	mw register list --register $(DEMO)/register.db
 	mw register verify --register $(DEMO)/register.db
 
