@@ -25,7 +25,7 @@ emaw show FILE [--format text|json] [--personal]
 emaw pack --out UPLOAD.zip EVENT.xml...
 emaw unpack UPLOAD.zip --out DIR
 emaw ack FILE... [--state STATE.json]
-emaw due --date YYYY-MM-DD --in STATE.json`,
+emaw due --date YYYY-MM-DD (--in STATE.json | --register LOCATION --pki DIR)`,
 		help: `eM@w, the exchange of participant and measure events between measure
 providers and the BA. Every message, in or out, is validated against the
 schema bundle in force for its date (Kopf/Erstellt) before anything else
