@@ -97,6 +97,9 @@ type EnqueueParams struct {
 	MaxAttempts int
 	Actor       Actor // required
 	Detail      string
+	// Before are entries to append in the same transaction, before the
+	// "queued" entry (e.g. "built" and "sealed"), so they commit together.
+	Before []AppendParams
 }
 
 // ClaimParams asks for up to Limit messages to send.
@@ -128,10 +131,23 @@ type Transition struct {
 	reason  string
 	receipt PayloadRef
 	actor   Actor
+	before  []AppendParams
 }
 
 // ID is the message the transition applies to.
 func (t Transition) ID() MessageID { return t.id }
+
+// With returns t with entries to append in the same transaction, before
+// the transition's own entry (a receipt before "sent", the feedback before
+// "acknowledged"): they commit together with the state change or not at
+// all, at the cost of one commit instead of several.
+func (t Transition) With(entries ...AppendParams) Transition {
+	t.before = append(append([]AppendParams(nil), t.before...), entries...)
+	return t
+}
+
+// Before lists the entries With added; backends append them first.
+func (t Transition) Before() []AppendParams { return t.before }
 
 // To is the target state (MarkRetry may end in dead instead).
 func (t Transition) To() MessageState { return t.to }

@@ -163,6 +163,16 @@ func (s *Store) now() time.Time { return s.clock().UTC().Truncate(time.Microseco
 
 const entryCols = `seq, time, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
+// appendAll appends the entries before, then ap, in one transaction.
+func appendAll(ctx context.Context, tx pgx.Tx, at time.Time, before []register.AppendParams, ap register.AppendParams) (register.Entry, error) {
+	for _, b := range before {
+		if _, err := appendTx(ctx, tx, at, b); err != nil {
+			return register.Entry{}, err
+		}
+	}
+	return appendTx(ctx, tx, at, ap)
+}
+
 func appendTx(ctx context.Context, tx pgx.Tx, at time.Time, p register.AppendParams) (register.Entry, error) {
 	var seq int64
 	var head []byte
@@ -342,7 +352,7 @@ func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("message %s: %w", m.ID, register.ErrDuplicateMessage)
 		}
-		_, err = appendTx(ctx, tx, now, ap)
+		_, err = appendAll(ctx, tx, now, p.Before, ap)
 		return err
 	})
 	if err != nil {
@@ -444,7 +454,7 @@ func (s *Store) Transition(ctx context.Context, t register.Transition) (register
 		if err := casUpdate(ctx, tx, m, n); err != nil {
 			return err
 		}
-		_, err = appendTx(ctx, tx, now, ap)
+		_, err = appendAll(ctx, tx, now, t.Before(), ap)
 		return err
 	})
 	if err != nil {

@@ -402,6 +402,48 @@ func Exercise(t *testing.T, open OpenFunc) {
 		ConcurrentWorkers(t, []register.Store{b.store, b.store, b.store}, 60)
 	})
 
+	t.Run("EntriesCommitWithTheStateChange", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("run")
+		note := func(ev register.Event, detail string) register.AppendParams {
+			return register.AppendParams{Direction: register.DirectionOut, Channel: register.ChannelEmaw, Event: ev,
+				Actor: sys, MessageID: "w1", Detail: detail}
+		}
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "w1", Channel: register.ChannelEmaw, Payload: payload("w1"),
+			Actor: sys, Before: []register.AppendParams{note(register.EventBuilt, "b"), note(register.EventSealed, "s")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w"}); err != nil {
+			t.Fatal(err)
+		}
+		receipt := note(register.EventReceipt, "r")
+		receipt.Direction = register.DirectionIn
+		// A transition that does not apply appends none of its entries.
+		if _, err := b.store.Transition(b.ctx, register.MarkSent("w1", 7, sys).With(receipt)); !errors.Is(err, register.ErrStateConflict) {
+			t.Fatalf("MarkSent of the wrong attempt: %v, want ErrStateConflict", err)
+		}
+		if got, want := strings.Join(events(t, b.store, "w1"), " "), "built#0 sealed#0 queued#0 sending#1"; got != want {
+			t.Fatalf("after a refused transition: %s, want %s", got, want)
+		}
+		// An invalid entry refuses the whole transition.
+		bad := receipt
+		bad.Channel = "fax"
+		if _, err := b.store.Transition(b.ctx, register.MarkSent("w1", 1, sys).With(bad)); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("MarkSent with an invalid entry: %v, want ErrInvalidParams", err)
+		}
+		if m, _ := b.store.Message(b.ctx, "w1"); m.State != register.MessageSending {
+			t.Fatalf("state %s after a refused transition, want sending", m.State)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkSent("w1", 1, sys).With(receipt)); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.Join(events(t, b.store, "w1"), " "), "built#0 sealed#0 queued#0 sending#1 receipt#0 sent#1"; got != want {
+			t.Fatalf("entries %s, want %s", got, want)
+		}
+		mustVerify(t, b.store, 6)
+	})
+
 	t.Run("ClaimByChannel", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)

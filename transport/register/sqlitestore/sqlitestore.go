@@ -327,6 +327,16 @@ func (s *Store) runBatch(batch []writeOp) {
 
 const entryCols = `seq, time_us, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
+// appendAll appends the entries before, then ap, in one transaction.
+func appendAll(ctx context.Context, tx *sql.Tx, at time.Time, before []register.AppendParams, ap register.AppendParams) (register.Entry, error) {
+	for _, b := range before {
+		if _, err := appendTx(ctx, tx, at, b); err != nil {
+			return register.Entry{}, err
+		}
+	}
+	return appendTx(ctx, tx, at, ap)
+}
+
 func appendTx(ctx context.Context, tx *sql.Tx, at time.Time, p register.AppendParams) (register.Entry, error) {
 	var seq int64
 	var head []byte
@@ -516,7 +526,7 @@ func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register
 			micro(m.CreatedAt), micro(m.UpdatedAt)); err != nil {
 			return err
 		}
-		_, err := appendTx(ctx, tx, now, ap)
+		_, err := appendAll(ctx, tx, now, p.Before, ap)
 		return err
 	})
 	if err != nil {
@@ -618,7 +628,7 @@ func (s *Store) Transition(ctx context.Context, t register.Transition) (register
 		if err := casUpdate(ctx, tx, m, n); err != nil {
 			return err
 		}
-		_, err = appendTx(ctx, tx, now, ap)
+		_, err = appendAll(ctx, tx, now, t.Before(), ap)
 		return err
 	})
 	if err != nil {
