@@ -124,13 +124,10 @@ func RecordAck(ctx context.Context, ob *delivery.Outbox, codec *msg.Codec, uploa
 		return res, nil
 	}
 	counts := map[ack.Outcome]int{}
+	var details []string
 	for _, a := range answers {
 		counts[a.Outcome]++
-		if _, err := ob.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
-			Event: register.EventFeedback, Actor: ob.Actor, Endpoint: m.Endpoint, MessageID: upload, Correlation: m.Correlation,
-			Payload: r.Sealed, Detail: "event " + a.String()}); err != nil {
-			return res, err
-		}
+		details = append(details, "event "+a.String())
 	}
 	accepted := len(answers) > 0 && counts[ack.OutcomeAcknowledged] == len(answers)
 	var parts []string
@@ -140,7 +137,7 @@ func RecordAck(ctx context.Context, ob *delivery.Outbox, codec *msg.Codec, uploa
 		}
 	}
 	nm, settled, err := ob.Settle(ctx, upload, r, delivery.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", "),
-		FeedbackRecorded: len(answers) > 0})
+		Details: details})
 	res.Message, res.Settled = nm, settled
 	return res, err
 }

@@ -181,15 +181,13 @@ func (s *Sender) send(ctx context.Context, m register.Message) (SendResult, erro
 		return SendResult{Message: m, Err: err}, ctx.Err() // leave it in sending; the lease brings it back
 	}
 	if err == nil {
-		_, aerr := s.Store.Append(ctx, register.AppendParams{
+		// The receipt and "sent" commit together.
+		receipt := register.AppendParams{
 			Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventReceipt, Actor: actor,
 			Endpoint: m.Endpoint, MessageID: m.ID, Correlation: m.Correlation, Attempt: m.Attempt,
 			Payload: m.Payload, Detail: "receipt " + string(rec.Status) + " at " + rec.ReceivedAt.UTC().Format(time.RFC3339),
-		})
-		if aerr != nil {
-			return SendResult{Message: m, Receipt: rec}, aerr
 		}
-		nm, terr := s.Store.Transition(ctx, register.MarkSent(m.ID, m.Attempt, actor))
+		nm, terr := s.Store.Transition(ctx, register.MarkSent(m.ID, m.Attempt, actor).With(receipt))
 		return SendResult{Message: nm, Receipt: rec}, terr
 	}
 	reason := oneLine(err.Error())

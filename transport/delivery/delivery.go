@@ -155,20 +155,19 @@ func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (regi
 	if plain.err != nil {
 		return register.Message{}, false, fmt.Errorf("storing the plain payload: %w", plain.err)
 	}
+	// "built" (the kept plain copy), "sealed" and "queued" commit
+	// together: one transaction, one fsync.
+	var before []register.AppendParams
 	if p.KeepPlain {
-		if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
+		before = append(before, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
 			Actor: o.Actor, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: plain.ref,
-			Detail: oneLine("kept for reading: " + p.Detail)}); err != nil {
-			return register.Message{}, false, err
-		}
+			Detail: oneLine("kept for reading: " + p.Detail)})
 	}
-	if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
+	before = append(before, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
 		Actor: o.Actor, Endpoint: ep.URL, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
-		Detail: "sealed for " + ep.BA.Subject.CommonName + " (" + string(ep.profile()) + ")"}); err != nil {
-		return register.Message{}, false, err
-	}
+		Detail: "sealed for " + ep.BA.Subject.CommonName + " (" + string(ep.profile()) + ")"})
 	m, err := o.Store.Enqueue(ctx, register.EnqueueParams{ID: p.ID, Channel: ch, Endpoint: ep.URL, Correlation: p.Correlation,
-		Payload: ref, ResendOf: p.ResendOf, Actor: o.Actor, Detail: p.Detail})
+		Payload: ref, ResendOf: p.ResendOf, Actor: o.Actor, Detail: p.Detail, Before: before})
 	if errors.Is(err, register.ErrDuplicateMessage) {
 		// Another process queued it between our look-up and now.
 		m, err = o.Store.Message(ctx, p.ID)
@@ -419,16 +418,13 @@ type Verdict struct {
 	// Summary is recorded with the entries, e.g. "angenommen, 3 Hinweise"
 	// or "abgelehnt: R13_0030, R3_0010". No personal data.
 	Summary string
-	// FeedbackRecorded: the caller has appended the answer's "feedback"
-	// entries itself (eM@w: one per event answered), so Settle appends
-	// none and only moves the message on. Defaults to false: Settle
-	// appends one feedback entry with Summary.
-	FeedbackRecorded bool
+	// Details, if set, are recorded as one "feedback" entry each (eM@w:
+	// one per event answered) instead of one entry with Summary.
+	Details []string
 }
 
-// Settle records the answer to message id: a "feedback" entry holding the
-// answer's payload (unless v.FeedbackRecorded), then acknowledged or
-// rejected. An answer for a message
+// Settle records the answer to message id: "feedback" entries holding the
+// answer's payload, then acknowledged or rejected, in one transaction. An answer for a message
 // that is no longer sent (it was settled before, by this or another
 // process) changes nothing and returns the message as it is, with settled
 // false.
@@ -440,17 +436,23 @@ func (o *Outbox) Settle(ctx context.Context, id register.MessageID, r *Reply, v 
 	if m.State != register.MessageSent {
 		return m, false, nil
 	}
-	if !v.FeedbackRecorded {
-		if _, err := o.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
-			Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed,
-			Detail: oneLine(v.Summary)}); err != nil {
-			return m, false, err
-		}
+	details := v.Details
+	if len(details) == 0 {
+		details = []string{v.Summary}
+	}
+	var feedback []register.AppendParams
+	for _, d := range details {
+		feedback = append(feedback, register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
+			Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed, Detail: oneLine(d)})
 	}
 	t := register.MarkAcknowledged(id, r.Sealed, o.Actor)
 	if !v.Accepted {
 		t = register.MarkRejected(id, oneLine(v.Summary), r.Sealed, o.Actor)
 	}
+	// The feedback and the state change commit together: a crash cannot
+	// record one without the other, and a message settled meanwhile by
+	// another process gets no second feedback.
+	t = t.With(feedback...)
 	nm, err := o.Store.Transition(ctx, t)
 	if errors.Is(err, register.ErrStateConflict) {
 		nm, err = o.Store.Message(ctx, id)
