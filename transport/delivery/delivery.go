@@ -99,10 +99,12 @@ type SubmitParams struct {
 	KeepPlain bool
 }
 
-// Submit seals the file p.Plain for the BA, stores the sealed form in the
-// payload store, records a "sealed" entry and queues the message. It
-// returns the message and whether Submit created it (false: it was queued
-// before, e.g. by a run that crashed, and is returned unchanged).
+// Submit seals the file p.Plain for the BA, stores the sealed form (and
+// with KeepPlain the plain one) in the payload store, and queues the
+// message; its "built" (KeepPlain), "sealed" and "queued" entries commit
+// in one transaction. It returns the message and whether Submit created it
+// (false: it was queued before, e.g. by a run that crashed, and is
+// returned unchanged).
 func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (register.Message, bool, error) {
 	if m, err := o.Store.Message(ctx, p.ID); err == nil {
 		return m, false, nil

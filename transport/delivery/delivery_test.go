@@ -1,0 +1,160 @@
+package delivery_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/transport/cms"
+	"meldeweg.dev/meldeweg/transport/delivery"
+	"meldeweg.dev/meldeweg/transport/pki"
+	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/payload"
+	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
+)
+
+// setup gives an outbox on a fresh SQLite register and an endpoint with
+// the test PKI's eM@w identities; no network is needed for what is tested
+// here (Submit, Settle).
+func setup(t *testing.T) (*delivery.Outbox, *delivery.Endpoint, string) {
+	t.Helper()
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	if err := pki.Init(pkiDir, pki.InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	load := func(stem string) *pki.Identity {
+		id, err := pki.LoadIdentity(filepath.Join(pkiDir, stem+".pem"), filepath.Join(pkiDir, stem+".key"), pki.Password{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	sign, enc := load("emaw-sign"), load("emaw-encrypt")
+	ba, err := pki.LoadCertificates(filepath.Join(pkiDir, "ba-encrypt.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := pki.CertPool(filepath.Join(pkiDir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "register.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ps, err := payload.Open(filepath.Join(dir, "payloads"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := &delivery.Outbox{Store: store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
+	ep := &delivery.Endpoint{Channel: baapi.ChannelEmaw, URL: "https://127.0.0.1:1", Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert},
+		BA: ba[0], Reply: enc, Trust: trust}
+	return ob, ep, pkiDir
+}
+
+func events(t *testing.T, s register.Store, id register.MessageID) string {
+	t.Helper()
+	var out []string
+	for e, err := range register.All(context.Background(), s, id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(e.Event()))
+	}
+	return strings.Join(out, " ")
+}
+
+func TestSubmitSealsKeepsAndQueuesOnce(t *testing.T) {
+	ob, ep, pkiDir := setup(t)
+	ctx := context.Background()
+	plain := filepath.Join(t.TempDir(), "upload.zip")
+	secret := []byte("PLAINTEXT-MARKER " + strings.Repeat("x", 5000))
+	if err := os.WriteFile(plain, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: "u1", Plain: plain, KeepPlain: true, Detail: "test"})
+	if err != nil || !created || m.State != register.MessageQueued {
+		t.Fatalf("Submit: %+v created=%v err=%v", m, created, err)
+	}
+	if got := events(t, ob.Store, "u1"); got != "built sealed queued" {
+		t.Fatalf("entries %q, want built sealed queued", got)
+	}
+	// Again (a rerun after a crash): nothing new.
+	m2, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: "u1", Plain: plain, KeepPlain: true})
+	if err != nil || created || m2.Payload != m.Payload {
+		t.Fatalf("second Submit: created=%v err=%v payload %v vs %v", created, err, m2.Payload, m.Payload)
+	}
+	if got := events(t, ob.Store, "u1"); got != "built sealed queued" {
+		t.Fatalf("second Submit changed the register: %q", got)
+	}
+	// The kept plain copy reads back; nothing plain lies on disk.
+	back, err := ob.ReadPlain(ctx, "u1", 1<<20)
+	if err != nil || !bytes.Equal(back, secret) {
+		t.Fatalf("ReadPlain: %v (equal %v)", err, bytes.Equal(back, secret))
+	}
+	filepath.Walk(ob.Payloads.Dir(), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			data, _ := os.ReadFile(p)
+			if bytes.Contains(data, []byte("PLAINTEXT-MARKER")) {
+				t.Errorf("%s holds the payload in the clear", p)
+			}
+		}
+		return nil
+	})
+	// The queued payload is a CMS message the BA can open (with its key),
+	// signed by the provider.
+	rc, err := ob.Payloads.Open(m.Payload.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	baKey, err := pki.LoadIdentity(filepath.Join(pkiDir, "ba-encrypt.pem"), filepath.Join(pkiDir, "ba-encrypt.key"), pki.Password{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened bytes.Buffer
+	si, err := cms.Open(ctx, &opened, rc, cms.OpenOptions{Key: baKey.Key.(crypto.Decrypter), Cert: baKey.Cert, Trust: ep.Trust})
+	if err != nil || !bytes.Equal(opened.Bytes(), secret) || si.Certificate.Subject.CommonName != ep.Signer.Cert.Subject.CommonName {
+		t.Fatalf("the BA cannot open the queued payload: %v", err)
+	}
+}
+
+func TestSettleOnceWithItsFeedback(t *testing.T) {
+	ob, _, _ := setup(t)
+	ctx := context.Background()
+	sys := register.System("test")
+	if _, err := ob.Store.Enqueue(ctx, register.EnqueueParams{ID: "u2", Channel: register.ChannelEmaw,
+		Payload: register.PayloadRef{SHA256: register.Hash{1}, Size: 1}, Actor: sys}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Store.Claim(ctx, register.ClaimParams{Worker: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Store.Transition(ctx, register.MarkSent("u2", 1, sys)); err != nil {
+		t.Fatal(err)
+	}
+	reply := &delivery.Reply{Sealed: register.PayloadRef{SHA256: register.Hash{2}, Size: 2}}
+	v := delivery.Verdict{Accepted: false, Summary: "Quittung: 1 rejected", Details: []string{"event E1: OK", "event E2: NOK 1002"}}
+	m, settled, err := ob.Settle(ctx, "u2", reply, v)
+	if err != nil || !settled || m.State != register.MessageRejected {
+		t.Fatalf("Settle: %s settled=%v err=%v", m.State, settled, err)
+	}
+	// A second answer (a duplicate acknowledgement) changes nothing.
+	m, settled, err = ob.Settle(ctx, "u2", reply, v)
+	if err != nil || settled || m.State != register.MessageRejected {
+		t.Fatalf("second Settle: %s settled=%v err=%v", m.State, settled, err)
+	}
+	if got := events(t, ob.Store, "u2"); got != "queued sending sent feedback feedback rejected" {
+		t.Fatalf("entries %q", got)
+	}
+	if _, err := ob.Store.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
