@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +26,7 @@ import (
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 	"meldeweg.dev/meldeweg/transport/sim"
 	"meldeweg.dev/meldeweg/transport/sim/bacheck"
+	"meldeweg.dev/meldeweg/transport/sim/simtest"
 )
 
 // provider is the Kennung of the msg.Example events (their Absender).
@@ -45,55 +45,11 @@ type baBundle struct {
 // test PKI; Providers defaults to the example provider.
 func startBA(t testing.TB, cfg bacheck.Config, faults sim.Faults) *baBundle {
 	t.Helper()
-	b := &baBundle{dir: t.TempDir()}
-	b.pkiDir, b.simDir = filepath.Join(b.dir, "pki"), filepath.Join(b.dir, "sim")
-	if err := pki.Init(b.pkiDir, pki.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	reg, err := schemas.Load(schemas.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Registry = reg
 	if cfg.Providers == nil {
 		cfg.Providers = []string{provider}
 	}
-	if cfg, err = bacheck.LoadTestPKI(b.pkiDir, cfg); err != nil {
-		t.Fatal(err)
-	}
-	checker, err := bacheck.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := checker.WriteInbound(context.Background(), filepath.Join(b.simDir, "inbox", "emaw")); err != nil {
-		t.Fatal(err)
-	}
-	serverID, err := pki.LoadIdentity(filepath.Join(b.pkiDir, "ba-server.pem"), filepath.Join(b.pkiDir, "ba-server.key"), pki.Password{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.CertPool(filepath.Join(b.pkiDir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCert, _ := tlsCertificate(serverID)
-	srvTLS, err := client.ServerTLSConfig(srvCert, ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.server, err = sim.New(sim.Config{TLS: srvTLS, Dir: b.simDir, Checker: checker, Faults: faults, ReplyWait: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { b.server.Serve(l); close(done) }()
-	t.Cleanup(func() { b.server.Close(); <-done })
-	b.url = "https://" + l.Addr().String()
-	return b
+	ba := simtest.StartBA(t, cfg, faults)
+	return &baBundle{dir: ba.Dir, pkiDir: ba.PKIDir, simDir: ba.SimDir, url: ba.URL, server: ba.Server}
 }
 
 // emawClient is an mTLS client with the provider's eM@w identity.

@@ -2,9 +2,7 @@ package monthly_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,15 +11,14 @@ import (
 
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/delivery"
-	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 	"meldeweg.dev/meldeweg/transport/sim"
 	"meldeweg.dev/meldeweg/transport/sim/bacheck"
+	"meldeweg.dev/meldeweg/transport/sim/simtest"
 	"meldeweg.dev/meldeweg/xsozial"
 	"meldeweg.dev/meldeweg/xsozial/monthly"
 	"meldeweg.dev/meldeweg/xsozial/source"
@@ -36,14 +33,13 @@ var month = schemas.MonthOf(time.Now()).AddMonths(-1)
 
 func now() time.Time { return time.Now() }
 
-// testBundle is a test PKI, a BA simulator judging uploads like the BA on
-// loopback, and a fresh register with its payload store.
+// testBundle is the simulator as the BA on loopback (simtest.StartBA)
+// and a fresh register with its payload store.
 type testBundle struct {
 	dir    string
 	reg    *schemas.Registry
-	pkiDir string
+	ba     *simtest.BA
 	server *sim.Server
-	url    string
 	store  register.Store
 	ob     *delivery.Outbox
 	ep     *delivery.Endpoint
@@ -51,48 +47,13 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	tb := &testBundle{dir: t.TempDir()}
-	tb.pkiDir = filepath.Join(tb.dir, "pki")
-	if err := pki.Init(tb.pkiDir, pki.InitOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	reg, err := schemas.Load(schemas.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb.reg = reg
-	cfg, err := bacheck.LoadTestPKI(tb.pkiDir, bacheck.Config{Registry: reg, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	checker, err := bacheck.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverID, err := pki.LoadIdentity(filepath.Join(tb.pkiDir, "ba-server.pem"), filepath.Join(tb.pkiDir, "ba-server.key"), pki.Password{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.CertPool(filepath.Join(tb.pkiDir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTLS, err := client.ServerTLSConfig(tlsCert(serverID), ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb.server, err = sim.New(sim.Config{TLS: srvTLS, Dir: filepath.Join(tb.dir, "sim"), Checker: checker, ReplyWait: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go tb.server.Serve(l)
-	t.Cleanup(func() { tb.server.Close() })
-	tb.url = "https://" + l.Addr().String()
-
+	tb := &testBundle{dir: t.TempDir(), reg: reg}
+	tb.ba = simtest.StartBA(t, bacheck.Config{Registry: reg}, sim.Faults{})
+	tb.server = tb.ba.Server
 	tb.store, err = sqlitestore.Open(context.Background(), filepath.Join(tb.dir, "register.db"), sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -103,46 +64,8 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	tb.ob = &delivery.Outbox{Store: tb.store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
-	tb.ep = endpoint(t, tb.pkiDir, tb.url, "traeger")
+	tb.ep = tb.ba.Endpoint(t, baapi.ChannelXSozial)
 	return tb
-}
-
-func endpoint(t *testing.T, dir, url, who string) *delivery.Endpoint {
-	t.Helper()
-	load := func(stem string) *pki.Identity {
-		id, err := pki.LoadIdentity(filepath.Join(dir, stem+".pem"), filepath.Join(dir, stem+".key"), pki.Password{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
-	tlsID, sign, enc := load(who+"-client"), load(who+"-sign"), load(who+"-encrypt")
-	ba, err := pki.LoadCertificates(filepath.Join(dir, "ba-encrypt.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := pki.CertPool(filepath.Join(dir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg, err := client.ClientTLSConfig(tlsCert(tlsID), trust, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(client.Config{BaseURL: url, TLS: tlsCfg, Attempts: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &delivery.Endpoint{Channel: baapi.ChannelXSozial, URL: url, Client: c,
-		Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert}, BA: ba[0], Reply: enc, Trust: trust}
-}
-
-func tlsCert(id *pki.Identity) (c tls.Certificate) {
-	c.Certificate = [][]byte{id.Cert.Raw}
-	c.PrivateKey = id.Key
-	c.Leaf = id.Cert
-	return c
 }
 
 // source writes synthetic source records; faults injects the known faults.
