@@ -1,0 +1,37 @@
+// Package client talks to the BA's endpoints over mutual TLS: uploads with
+// a stable message ID, replies (feedback, acknowledgements), the eM@w
+// mailbox (list, download, remove), and the outbox Sender that drives
+// queued messages from the register to the BA.
+//
+// # TLS
+//
+// ClientTLSConfig and ServerTLSConfig build every TLS configuration from
+// one function: TLS 1.2 or newer, a client certificate, and the BA's CA
+// as the only root (no fallback to the system pool). The simulator uses
+// ServerTLSConfig, which requires and verifies client certificates.
+//
+// # One retry layer
+//
+// Each request has exactly one retry layer, go-retryablehttp, with
+// exponential backoff and jitter (BackoffPolicy, a one-method RetryPolicy
+// with an injectable clock). Retry-After is honoured but capped
+// (RetryAfterCap, 60 s by default): go-retryablehttp alone would wait as
+// long as a server asks. Every attempt re-sends the whole body, read anew
+// through a Body (a file, bytes, or a sealed payload decrypted from rest),
+// with Content-Length and Content-Digest set, never chunked; the receiver
+// confirms ID, size and SHA-256 in its receipt before a message counts as
+// sent. Timeouts bound each phase (dial, TLS handshake, response header,
+// the whole attempt); the caller's context bounds all attempts together.
+//
+// go-resty/resty, the other HTTP library on the project's list, is not
+// used: measured here (shared/notes/libraries.md), its retries sent a
+// retried upload with an empty body and the server answered 200 — silent
+// data loss — and it ignored Retry-After. Stacking it on go-retryablehttp
+// would add a second retry layer, which the project rules out.
+//
+// # What is final
+//
+// TLS and certificate failures and 4xx answers (but 408, 425 and 429)
+// are final; connection errors, 5xx, a garbled receipt or a download
+// whose hash does not match are retried.
+package client
