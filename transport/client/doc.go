@@ -31,8 +31,7 @@
 //
 // # What is final
 //
-// TLS and certificate failures and 4xx answers (but 408, 425 and 429)
-// are final; connection errors, 408, 425, 429, 500, 502, 503 and 504, a
-// garbled receipt, or a download
-// whose hash does not match are retried.
+// TLS and certificate failures and 4xx answers other than 408, 425 and
+// 429 are final. Connection errors, 408, 425, 429, 500, 502, 503 and 504,
+// a garbled receipt and a download whose hash does not match are retried.
 package client
