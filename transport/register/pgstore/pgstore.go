@@ -16,10 +16,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -78,38 +74,11 @@ func (s *Store) Close() error {
 // SQLite backend has the same numbering.
 func MigrationVersions() []int {
 	ms, _ := loadMigrations()
-	out := make([]int, len(ms))
-	for i, m := range ms {
-		out[i] = m.version
-	}
-	return out
+	return register.MigrationVersions(ms)
 }
 
-type migration struct {
-	version int
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migration/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, n := range names {
-		num, _, _ := strings.Cut(path.Base(n), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", n)
-		}
-		b, err := migrations.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{v, string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+func loadMigrations() ([]register.Migration, error) {
+	return register.LoadMigrations(migrations, "migration/*.sql")
 }
 
 // migrationLock is the advisory lock key that serialises migrations.
@@ -120,7 +89,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
 			return err
@@ -136,13 +105,13 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("%w: database has schema version %d, this Meldeweg knows up to %d", register.ErrSchemaVersion, have, latest)
 		}
 		for _, m := range ms {
-			if m.version <= have {
+			if m.Version <= have {
 				continue
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %03d: %w", m.version, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %03d: %w", m.Version, err)
 			}
-			have = m.version
+			have = m.Version
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM register_schema`); err != nil {
 			return err

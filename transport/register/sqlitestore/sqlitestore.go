@@ -18,9 +18,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -130,38 +127,11 @@ func (s *Store) Close() error {
 // PostgreSQL backend has the same numbering.
 func MigrationVersions() []int {
 	ms, _ := loadMigrations()
-	out := make([]int, len(ms))
-	for i, m := range ms {
-		out[i] = m.version
-	}
-	return out
+	return register.MigrationVersions(ms)
 }
 
-type migration struct {
-	version int
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migration/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, n := range names {
-		num, _, _ := strings.Cut(path.Base(n), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", n)
-		}
-		b, err := migrations.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{v, string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+func loadMigrations() ([]register.Migration, error) {
+	return register.LoadMigrations(migrations, "migration/*.sql")
 }
 
 // migrate applies pending migrations, each in its own write transaction,
@@ -171,7 +141,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	for {
 		tx, err := s.w.BeginTx(ctx, nil)
 		if err != nil {
@@ -191,9 +161,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("%w: database has schema version %d, this Meldeweg knows up to %d", register.ErrSchemaVersion, have, latest)
 		}
-		var next *migration
+		var next *register.Migration
 		for i := range ms {
-			if ms[i].version > have {
+			if ms[i].Version > have {
 				next = &ms[i]
 				break
 			}
@@ -201,15 +171,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		if next == nil {
 			return tx.Rollback()
 		}
-		if _, err := tx.ExecContext(ctx, next.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, next.SQL); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %03d: %w", next.version, err)
+			return fmt.Errorf("migration %03d: %w", next.Version, err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM register_schema`); err != nil {
 			tx.Rollback()
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO register_schema (version) VALUES (?)`, next.version); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO register_schema (version) VALUES (?)`, next.Version); err != nil {
 			tx.Rollback()
 			return err
 		}
