@@ -26,7 +26,6 @@ import (
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/delivery"
-	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
@@ -209,35 +208,18 @@ func deliveryRates(b *testing.B, workers, n, perUpload int) (e2e, raw float64, s
 	return e2e, raw, len(sample)
 }
 
-// benchEndpoint is the provider's eM@w endpoint from the test PKI.
+// benchEndpoint is the provider's eM@w endpoint from the test PKI, and its
+// mTLS configuration for the raw POSTs.
 func benchEndpoint(b *testing.B, ba *baBundle) (*delivery.Endpoint, *tls.Config) {
-	load := func(stem string) *pki.Identity {
-		id, err := pki.LoadIdentity(filepath.Join(ba.pkiDir, stem+".pem"), filepath.Join(ba.pkiDir, stem+".key"), pki.Password{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return id
-	}
-	tlsID, sign, enc := load("emaw-client"), load("emaw-sign"), load("emaw-encrypt")
-	baCerts, err := pki.LoadCertificates(filepath.Join(ba.pkiDir, "ba-encrypt.pem"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	trust, err := pki.CertPool(filepath.Join(ba.pkiDir, "ca.pem"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, _ := tlsCertificate(tlsID)
-	tlsCfg, err := client.ClientTLSConfig(cert, trust, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ep := ba.ba.Endpoint(b, baapi.ChannelEmaw)
+	tlsCfg := ba.ba.ClientTLS(b, baapi.ChannelEmaw)
 	c, err := client.New(client.Config{BaseURL: ba.url, TLS: tlsCfg})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, URL: ba.url, Client: c,
-		Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert}, BA: baCerts[0], Reply: enc, Trust: trust}, tlsCfg
+	b.Cleanup(func() { c.Close() })
+	ep.Client = c // the default attempts, as "send" has
+	return ep, tlsCfg
 }
 
 // sealedSample is one sealed upload (an Eintritt) as the raw POSTs send it.

@@ -20,7 +20,6 @@ import (
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/delivery"
-	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
@@ -39,6 +38,7 @@ const provider = "T4711"
 type baBundle struct {
 	dir, pkiDir, simDir, url string
 	server                   *sim.Server
+	ba                       *simtest.BA
 }
 
 // startBA starts the simulator. cfg's PKI fields are filled from the
@@ -49,26 +49,13 @@ func startBA(t testing.TB, cfg bacheck.Config, faults sim.Faults) *baBundle {
 		cfg.Providers = []string{provider}
 	}
 	ba := simtest.StartBA(t, cfg, faults)
-	return &baBundle{dir: ba.Dir, pkiDir: ba.PKIDir, simDir: ba.SimDir, url: ba.URL, server: ba.Server}
+	return &baBundle{dir: ba.Dir, pkiDir: ba.PKIDir, simDir: ba.SimDir, url: ba.URL, server: ba.Server, ba: ba}
 }
 
 // emawClient is an mTLS client with the provider's eM@w identity.
 func (b *baBundle) emawClient(t testing.TB) *client.Client {
 	t.Helper()
-	id, err := pki.LoadIdentity(filepath.Join(b.pkiDir, "emaw-client.pem"), filepath.Join(b.pkiDir, "emaw-client.key"), pki.Password{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.CertPool(filepath.Join(b.pkiDir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := tlsCertificate(id)
-	tlsCfg, err := client.ClientTLSConfig(cert, ca, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(client.Config{BaseURL: b.url, TLS: tlsCfg})
+	c, err := client.New(client.Config{BaseURL: b.url, TLS: b.ba.ClientTLS(t, baapi.ChannelEmaw)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,15 +86,8 @@ func (b *baBundle) awaitReplies(t testing.TB, ids ...register.MessageID) {
 // reader is the provider's eM@w identity for opening kept files.
 func (b *baBundle) reader(t testing.TB) *delivery.Endpoint {
 	t.Helper()
-	enc, err := pki.LoadIdentity(filepath.Join(b.pkiDir, "emaw-encrypt.pem"), filepath.Join(b.pkiDir, "emaw-encrypt.key"), pki.Password{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.CertPool(filepath.Join(b.pkiDir, "ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, Reply: enc, Trust: ca, Profile: cms.ProfileCompat}
+	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, Reply: b.ba.Identity(t, "emaw-encrypt"),
+		Trust: b.ba.ClientTLS(t, baapi.ChannelEmaw).RootCAs, Profile: cms.ProfileCompat}
 }
 
 // writeUpload packs the events (built with the embedded bundles, schema
