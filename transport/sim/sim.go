@@ -450,17 +450,27 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request) (baapi.Channel,
 	return ch, true
 }
 
-func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+// messageKey reads channel and message ID from the path; on a bad one it
+// has answered already and returns false.
+func (s *Server) messageKey(w http.ResponseWriter, r *http.Request) (key, bool) {
 	ch, ok := s.channel(w, r)
 	if !ok {
-		return
+		return key{}, false
 	}
 	id, err := baapi.ParseMessageID(r.PathValue("id"))
 	if err != nil {
 		s.problem(w, http.StatusBadRequest, baapi.ProblemBadRequest, "%v", err)
+		return key{}, false
+	}
+	return key{ch, id}, true
+}
+
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
+	k, ok := s.messageKey(w, r)
+	if !ok {
 		return
 	}
-	k := key{ch, id}
+	ch, id := k.ch, k.id
 	if h := r.Header.Get(baapi.HeaderMessageID); h != string(id) {
 		s.problem(w, http.StatusBadRequest, baapi.ProblemBadRequest, "header %s %q does not match the path's message ID %q", baapi.HeaderMessageID, h, id)
 		return
@@ -754,16 +764,11 @@ func (s *Server) resetMidBody(w http.ResponseWriter, r *http.Request, k key, att
 }
 
 func (s *Server) handleReply(w http.ResponseWriter, r *http.Request) {
-	ch, ok := s.channel(w, r)
+	k, ok := s.messageKey(w, r)
 	if !ok {
 		return
 	}
-	id, err := baapi.ParseMessageID(r.PathValue("id"))
-	if err != nil {
-		s.problem(w, http.StatusBadRequest, baapi.ProblemBadRequest, "%v", err)
-		return
-	}
-	k := key{ch, id}
+	ch, id := k.ch, k.id
 	s.mu.Lock()
 	st := s.replies[k]
 	s.mu.Unlock()
