@@ -6,8 +6,11 @@
 //   - sqlitestore: the embedded default (modernc.org/sqlite, no cgo).
 //   - pgstore: PostgreSQL via pgx v5, for several instances sharing one
 //     outbox.
-//   - payload: the sealed (encrypted) payload files next to the register,
-//     addressed by the SHA-256 of their plaintext.
+//   - payload: seals payloads for rest (encrypts them with the instance
+//     key) and reads them back; the stores keep the sealed bytes, addressed
+//     by the SHA-256 of the plaintext, in the same transaction as the entry
+//     that first names them (AppendParams.Data, Store.Payload,
+//     Store.DeletePayload), so no entry names a payload that was not kept.
 //   - registertest: the conformance suite every backend passes.
 //
 // # Entries and the chain

@@ -28,6 +28,13 @@ type AppendParams struct {
 	Attempt     int            // optional: send attempt number, 1-based; 0 if not an attempt
 	Payload     PayloadRef     // optional: the payload concerned
 	Detail      string         // optional: cause or outcome, no personal data
+	// Data, if set, is the payload's bytes as kept at rest: what
+	// register/payload made of them (encrypted; a store never sees
+	// plaintext). The store keeps them under Payload.SHA256 in the same
+	// transaction as the entry, unless it holds that payload already, so
+	// an entry can never name a payload whose bytes were not kept. It is
+	// read to the end once; it is not part of the entry or its hash.
+	Data io.Reader
 }
 
 func (p AppendParams) validate() error {
@@ -50,6 +57,8 @@ func (p AppendParams) validate() error {
 		return &FieldError{Field: "Payload", Expected: "a SHA-256 with a size of 0 or more, or the zero PayloadRef"}
 	case !validDetail(p.Detail):
 		return &FieldError{Field: "Detail", Expected: "one line of at most 512 printable characters"}
+	case p.Data != nil && p.Payload.IsZero():
+		return &FieldError{Field: "Data", Expected: "no data, or data with the Payload it is kept under"}
 	}
 	if _, err := ParseCorrelationKey(p.Correlation.s); err != nil {
 		return err

@@ -100,6 +100,13 @@ type EnqueueParams struct {
 	// Before are entries to append in the same transaction, before the
 	// "queued" entry (e.g. "built" and "sealed"), so they commit together.
 	Before []AppendParams
+	// ClaimBy, if set, claims the new message for this worker in the same
+	// transaction (same shape as ClaimParams.Worker): it is stored in
+	// sending as attempt 1, after a "queued" and a "sending" entry, for a
+	// caller that sends it right away — one commit instead of two. If
+	// that caller dies before it sends, the message is taken over after
+	// the lease, as after a death during the upload.
+	ClaimBy string
 }
 
 // ClaimParams asks for up to Limit messages to send.
@@ -116,6 +123,9 @@ type ClaimParams struct {
 	// Channel, if set, claims only messages of that channel, so a sender
 	// bound to one channel's endpoint never takes another's message.
 	Channel Channel
+	// ID, if set, claims only that message (if it is claimable): a worker
+	// delivering one message takes its own, not another worker's.
+	ID MessageID
 }
 
 // Transition is one guarded state change of a message. Build it with one
@@ -256,9 +266,26 @@ func Claimable(m Message, now time.Time, lease time.Duration) bool {
 	return false
 }
 
-// NewMessage validates p and returns the queued message and its entry.
-// Backends call it inside their Enqueue transaction.
-func NewMessage(p EnqueueParams, now time.Time) (Message, AppendParams, error) {
+// NewMessage validates p and returns the message to store (queued, or
+// with ClaimBy sending) and the entries to append after p.Before: the
+// "queued" entry and, with ClaimBy, the "sending" one. Backends call it
+// inside their Enqueue transaction.
+func NewMessage(p EnqueueParams, now time.Time) (Message, []AppendParams, error) {
+	m, ap, err := newMessage(p, now)
+	if err != nil {
+		return Message{}, nil, err
+	}
+	if p.ClaimBy == "" {
+		return m, []AppendParams{ap}, nil
+	}
+	if !actorNameRe.MatchString(p.ClaimBy) {
+		return Message{}, nil, &FieldError{Field: "ClaimBy", Expected: "empty, or 1 to 64 characters from [A-Za-z0-9._@-]"}
+	}
+	n, claim := ClaimMessage(m, p.ClaimBy, now)
+	return n, []AppendParams{ap, claim}, nil
+}
+
+func newMessage(p EnqueueParams, now time.Time) (Message, AppendParams, error) {
 	now = now.UTC().Truncate(time.Microsecond)
 	if p.ID == "" {
 		p.ID = NewMessageID()
@@ -317,6 +344,9 @@ func CheckClaim(p ClaimParams) (ClaimParams, error) {
 	}
 	if p.Channel != "" && p.Channel != ChannelXSozial && p.Channel != ChannelEmaw {
 		return p, &FieldError{Field: "Channel", Expected: `"", "xsozial" or "emaw"`}
+	}
+	if p.ID != "" && !p.ID.Valid() {
+		return p, &FieldError{Field: "ID", Expected: "empty, or 1 to 128 characters from [A-Za-z0-9._:-]"}
 	}
 	return p, nil
 }

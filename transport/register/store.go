@@ -2,6 +2,7 @@ package register
 
 import (
 	"context"
+	"io"
 	"iter"
 )
 
@@ -47,6 +48,17 @@ type Store interface {
 	Message(ctx context.Context, id MessageID) (Message, error)
 	// Messages lists messages matching p, oldest first.
 	Messages(ctx context.Context, p MessagesParams) ([]Message, error)
+
+	// Payload returns a reader of the bytes kept for the payload sum (see
+	// AppendParams.Data), as they were given, or an error wrapping
+	// ErrNotFound when the store holds none (never stored, or deleted).
+	Payload(ctx context.Context, sum Hash) (io.ReadCloser, error)
+	// DeletePayload appends p, a "payload-deleted" entry naming the
+	// payload, and removes the payload's kept bytes in the same
+	// transaction (see CheckDeletePayload). Entries keep the payload's
+	// hash and size, so the chain still verifies. A payload the store does
+	// not hold is recorded all the same.
+	DeletePayload(ctx context.Context, p AppendParams) (Entry, error)
 
 	// Close releases the store.
 	Close() error

@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,59 +19,108 @@ import (
 
 const chunk = 64 << 10
 
-func open(t *testing.T) *payload.Store {
+type fixture struct {
+	ps     *payload.Store
+	reg    *sqlitestore.Store
+	dbFile string
+}
+
+func open(t *testing.T) *fixture {
 	t.Helper()
-	s, err := payload.Open(filepath.Join(t.TempDir(), "payloads"))
+	dir := t.TempDir()
+	f := &fixture{dbFile: filepath.Join(dir, "register.db")}
+	reg, err := sqlitestore.Open(context.Background(), f.dbFile, sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	t.Cleanup(func() { reg.Close() })
+	f.reg = reg
+	if f.ps, err = payload.Open(filepath.Join(dir, "payloads"), reg); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
-func random(t *testing.T, n int) []byte {
+// keep seals plain and appends a "sealed" entry that keeps it.
+func (f *fixture) keep(t *testing.T, plain []byte) register.PayloadRef {
+	t.Helper()
+	p, err := f.ps.Seal(context.Background(), bytes.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := f.reg.Append(context.Background(), p.Entry(register.AppendParams{Direction: register.DirectionOut,
+		Channel: register.ChannelEmaw, Event: register.EventSealed, Actor: register.System("test")})); err != nil {
+		t.Fatal(err)
+	}
+	return p.Ref
+}
+
+func (f *fixture) read(sum register.Hash) ([]byte, error) {
+	r, err := f.ps.Open(context.Background(), sum)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+func random(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
 	return b
 }
 
 func TestRoundTrip(t *testing.T) {
-	s := open(t)
-	for _, n := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 5} {
-		want := random(t, n)
-		ref, err := s.Put(context.Background(), bytes.NewReader(want))
-		if err != nil {
-			t.Fatal(err)
-		}
+	f := open(t)
+	// Past 8 MiB Seal spills to an unlinked temporary file.
+	for _, n := range []int{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 5, 9 << 20} {
+		want := random(n)
+		ref := f.keep(t, want)
 		if ref.SHA256 != sha256.Sum256(want) || ref.Size != int64(n) {
-			t.Fatalf("size %d: Put returned %s/%d", n, ref.SHA256, ref.Size)
+			t.Fatalf("size %d: Seal returned %s/%d", n, ref.SHA256, ref.Size)
 		}
-		r, err := s.Open(ref.SHA256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := io.ReadAll(r)
-		r.Close()
+		got, err := f.read(ref.SHA256)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("size %d: read back %d bytes, %v", n, len(got), err)
 		}
 	}
+	if left, _ := os.ReadDir(filepath.Join(f.ps.Dir(), "tmp")); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+}
+
+func TestNothingKeptUntilAppended(t *testing.T) {
+	f := open(t)
+	p, err := f.ps.Seal(context.Background(), bytes.NewReader([]byte("<Eintritt/>")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if has, err := f.ps.Has(context.Background(), p.Ref.SHA256); has || err != nil {
+		t.Fatalf("Has before the entry was appended = %v, %v", has, err)
+	}
+	if _, err := f.read(p.Ref.SHA256); !errors.Is(err, register.ErrNotFound) {
+		t.Fatalf("Open of a payload never appended: %v, want ErrNotFound", err)
+	}
 }
 
 func TestStoredSealedAndPrivate(t *testing.T) {
-	s := open(t)
+	f := open(t)
 	secret := bytes.Repeat([]byte("Kundennummer 123D456789 Erika Mustermann\n"), 100)
-	ref, err := s.Put(context.Background(), bytes.NewReader(secret))
-	if err != nil {
-		t.Fatal(err)
+	ref := f.keep(t, secret)
+	f.reg.Close()
+	// The database and its write-ahead log hold the payload only sealed.
+	for _, file := range []string{f.dbFile, f.dbFile + "-wal"} {
+		b, err := os.ReadFile(file)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("Mustermann")) || bytes.Contains(b, []byte("123D456789")) {
+			t.Fatalf("%s contains plaintext", filepath.Base(file))
+		}
 	}
-	sealed, err := os.ReadFile(s.Path(ref.SHA256))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(sealed, []byte("Mustermann")) || bytes.Contains(sealed, []byte("123D456789")) {
-		t.Fatal("the sealed file contains plaintext")
-	}
-	fi, err := os.Stat(filepath.Join(s.Dir(), "payload.key"))
+	fi, err := os.Stat(filepath.Join(f.ps.Dir(), "payload.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +128,16 @@ func TestStoredSealedAndPrivate(t *testing.T) {
 		t.Fatalf("key file mode %04o, want 0600", got)
 	}
 	// Reopening uses the same key.
-	again, err := payload.Open(s.Dir())
+	reg, err := sqlitestore.Open(context.Background(), f.dbFile, sqlitestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := again.Open(ref.SHA256)
+	defer reg.Close()
+	again, err := payload.Open(f.ps.Dir(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := again.Open(context.Background(), ref.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,82 +147,86 @@ func TestStoredSealedAndPrivate(t *testing.T) {
 }
 
 func TestKeyFileTooOpenIsRefused(t *testing.T) {
-	s := open(t)
-	if err := os.Chmod(filepath.Join(s.Dir(), "payload.key"), 0o644); err != nil {
+	f := open(t)
+	if err := os.Chmod(filepath.Join(f.ps.Dir(), "payload.key"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := payload.Open(s.Dir()); err == nil {
+	if _, err := payload.Open(f.ps.Dir(), f.reg); err == nil {
 		t.Fatal("a world-readable key file was accepted")
 	}
 }
 
+// rewrite reads and replaces the bytes the register keeps for sum, as
+// someone with write access to the database file could.
+func rewrite(t *testing.T, dbFile string, sum register.Hash, change func([]byte) []byte) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+dbFile+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var b []byte
+	if err := db.QueryRow(`SELECT data FROM register_payload_chunks WHERE sha256 = ? AND n = 0`, sum[:]).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE register_payload_chunks SET data = ? WHERE sha256 = ? AND n = 0`, change(b), sum[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTamperingIsDetected(t *testing.T) {
-	plain := random(t, 2*chunk+100)
+	plain := random(2*chunk + 100)
+	const head = 8 + 32
 	tests := []struct {
 		name   string
-		damage func(t *testing.T, s *payload.Store, file string, ref register.PayloadRef)
+		damage func(f *fixture) func([]byte) []byte
 	}{
-		{"flipped bit", func(t *testing.T, _ *payload.Store, file string, _ register.PayloadRef) {
-			b, _ := os.ReadFile(file)
-			b[len(b)/2] ^= 1
-			os.WriteFile(file, b, 0o600)
+		{"flipped bit", func(*fixture) func([]byte) []byte {
+			return func(b []byte) []byte { b[len(b)/2] ^= 1; return b }
 		}},
-		{"last chunk cut off", func(t *testing.T, _ *payload.Store, file string, _ register.PayloadRef) {
-			os.Truncate(file, int64(8+32+2*(chunk+16)))
+		{"last chunk cut off", func(*fixture) func([]byte) []byte {
+			return func(b []byte) []byte { return b[:head+2*(chunk+16)] }
 		}},
-		{"chunks swapped", func(t *testing.T, _ *payload.Store, file string, _ register.PayloadRef) {
-			b, _ := os.ReadFile(file)
-			c0 := append([]byte(nil), b[40:40+chunk+16]...)
-			copy(b[40:], b[40+chunk+16:40+2*(chunk+16)])
-			copy(b[40+chunk+16:], c0)
-			os.WriteFile(file, b, 0o600)
-		}},
-		{"other payload under this address", func(t *testing.T, s *payload.Store, file string, _ register.PayloadRef) {
-			other, err := s.Put(context.Background(), bytes.NewReader([]byte("something else")))
-			if err != nil {
-				t.Fatal(err)
+		{"chunks swapped", func(*fixture) func([]byte) []byte {
+			return func(b []byte) []byte {
+				c0 := append([]byte(nil), b[head:head+chunk+16]...)
+				copy(b[head:], b[head+chunk+16:head+2*(chunk+16)])
+				copy(b[head+chunk+16:], c0)
+				return b
 			}
-			b, _ := os.ReadFile(s.Path(other.SHA256))
-			os.WriteFile(file, b, 0o600)
+		}},
+		{"header replaced", func(*fixture) func([]byte) []byte {
+			return func(b []byte) []byte { copy(b, "NOTSEAL\n"); return b }
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			ref, err := s.Put(context.Background(), bytes.NewReader(plain))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.damage(t, s, s.Path(ref.SHA256), ref)
-			r, err := s.Open(ref.SHA256)
-			if err == nil {
-				_, err = io.ReadAll(r)
-				r.Close()
-			}
-			if !errors.Is(err, payload.ErrCorrupt) {
+			f := open(t)
+			ref := f.keep(t, plain)
+			rewrite(t, f.dbFile, ref.SHA256, tt.damage(f))
+			if _, err := f.read(ref.SHA256); !errors.Is(err, payload.ErrCorrupt) {
 				t.Fatalf("got %v, want ErrCorrupt", err)
 			}
 		})
 	}
+	t.Run("other payload under this address", func(t *testing.T) {
+		f := open(t)
+		ref := f.keep(t, plain)
+		other := f.keep(t, []byte("something else"))
+		var otherBytes []byte
+		rewrite(t, f.dbFile, other.SHA256, func(b []byte) []byte { otherBytes = append([]byte(nil), b...); return b })
+		rewrite(t, f.dbFile, ref.SHA256, func([]byte) []byte { return otherBytes })
+		if _, err := f.read(ref.SHA256); !errors.Is(err, payload.ErrCorrupt) {
+			t.Fatalf("got %v, want ErrCorrupt", err)
+		}
+	})
 }
 
 func TestDeleteIsRecordedAndChainVerifies(t *testing.T) {
 	ctx := context.Background()
-	s := open(t)
-	reg, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "register.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	ref, err := s.Put(ctx, bytes.NewReader([]byte("<Austritt/>")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: register.ChannelEmaw,
-		Event: register.EventSealed, Actor: register.System("send"), MessageID: "m-1", Payload: ref}); err != nil {
-		t.Fatal(err)
-	}
-	e, err := s.Delete(ctx, reg, payload.DeleteParams{Payload: ref, Direction: register.DirectionOut, Channel: register.ChannelEmaw,
+	f := open(t)
+	ref := f.keep(t, []byte("<Austritt/>"))
+	e, err := f.ps.Delete(ctx, payload.DeleteParams{Payload: ref, Direction: register.DirectionOut, Channel: register.ChannelEmaw,
 		MessageID: "m-1", Actor: register.Operator("alice"), Reason: "retention period ended"})
 	if err != nil {
 		t.Fatal(err)
@@ -176,13 +234,44 @@ func TestDeleteIsRecordedAndChainVerifies(t *testing.T) {
 	if e.Event() != register.EventPayloadDeleted || e.Payload() != ref || e.Seq() != 2 {
 		t.Fatalf("deletion entry: event %s payload %v seq %d", e.Event(), e.Payload(), e.Seq())
 	}
-	if has, _ := s.Has(ref.SHA256); has {
-		t.Fatal("the payload file is still there")
+	if has, _ := f.ps.Has(ctx, ref.SHA256); has {
+		t.Fatal("the payload is still kept")
 	}
-	if _, err := s.Open(ref.SHA256); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("Open after delete: got %v, want fs.ErrNotExist", err)
+	if _, err := f.read(ref.SHA256); !errors.Is(err, register.ErrNotFound) {
+		t.Fatalf("Open after delete: got %v, want ErrNotFound", err)
 	}
-	if rep, err := reg.Verify(ctx); err != nil || rep.Entries != 2 {
+	if rep, err := f.reg.Verify(ctx); err != nil || rep.Entries != 2 {
 		t.Fatalf("Verify after deletion = %+v, %v", rep, err)
+	}
+}
+
+// Payloads an older Meldeweg kept as files, <dir>/<xx>/<sha256>.sealed in
+// the same format, are still read, and a retention deletion removes them.
+func TestFilesOfOlderRegistersAreRead(t *testing.T) {
+	ctx := context.Background()
+	f := open(t)
+	plain := []byte("<Anwesenheit/>")
+	p, err := f.ps.Seal(ctx, bytes.NewReader(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := p.Ref.SHA256.String()
+	file := filepath.Join(f.ps.Dir(), h[:2], h+".sealed")
+	sealed, _ := io.ReadAll(p.Data())
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, sealed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.read(p.Ref.SHA256); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("reading a file of an older register: %q, %v", got, err)
+	}
+	if _, err := f.ps.Delete(ctx, payload.DeleteParams{Payload: p.Ref, Direction: register.DirectionOut, Channel: register.ChannelEmaw,
+		Actor: register.Operator("alice"), Reason: "retention period ended"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("file after deletion: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -143,6 +144,16 @@ func appendAll(ctx context.Context, tx pgx.Tx, at time.Time, before []register.A
 }
 
 func appendTx(ctx context.Context, tx pgx.Tx, at time.Time, p register.AppendParams) (register.Entry, error) {
+	// The payload goes in before the head row is locked, so that writing
+	// a large one does not hold up other instances' appends.
+	if p.Data != nil {
+		if err := register.CheckEntry(p); err != nil {
+			return register.Entry{}, err
+		}
+		if err := keepPayload(ctx, tx, at, p.Payload.SHA256, p.Data); err != nil {
+			return register.Entry{}, fmt.Errorf("keeping payload %s: %w", p.Payload.SHA256, err)
+		}
+	}
 	var seq int64
 	var head []byte
 	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM register_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &head); err != nil {
@@ -166,6 +177,68 @@ func appendTx(ctx context.Context, tx pgx.Tx, at time.Time, p register.AppendPar
 		return register.Entry{}, fmt.Errorf("advancing register head: %w", err)
 	}
 	return e, nil
+}
+
+// keepPayload stores data under sum unless the register holds it already.
+func keepPayload(ctx context.Context, tx pgx.Tx, at time.Time, sum register.Hash, data io.Reader) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO register_payloads (sha256, stored_size, chunks, created) VALUES ($1, 0, 0, $2) ON CONFLICT DO NOTHING`,
+		sum[:], at)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // kept before
+	}
+	size, chunks, err := register.WriteChunks(data, func(n int, chunk []byte) error {
+		_, err := tx.Exec(ctx, `INSERT INTO register_payload_chunks (sha256, n, data) VALUES ($1, $2, $3)`, sum[:], n, chunk)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE register_payloads SET stored_size = $1, chunks = $2 WHERE sha256 = $3`, size, chunks, sum[:])
+	return err
+}
+
+// Payload implements register.Store.
+func (s *Store) Payload(ctx context.Context, sum register.Hash) (io.ReadCloser, error) {
+	var chunks int
+	err := s.pool.QueryRow(ctx, `SELECT chunks FROM register_payloads WHERE sha256 = $1`, sum[:]).Scan(&chunks)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("payload %s: %w", sum, register.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payload %s: %w", sum, err)
+	}
+	return register.ChunkReader(sum, chunks, func(n int) ([]byte, error) {
+		var b []byte
+		err := s.pool.QueryRow(ctx, `SELECT data FROM register_payload_chunks WHERE sha256 = $1 AND n = $2`, sum[:], n).Scan(&b)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, register.ErrNotFound
+		}
+		return b, err
+	}), nil
+}
+
+// DeletePayload implements register.Store.
+func (s *Store) DeletePayload(ctx context.Context, p register.AppendParams) (register.Entry, error) {
+	if err := register.CheckDeletePayload(p); err != nil {
+		return register.Entry{}, err
+	}
+	var e register.Entry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if e, err = appendTx(ctx, tx, s.now(), p); err != nil {
+			return err
+		}
+		sum := p.Payload.SHA256
+		if _, err := tx.Exec(ctx, `DELETE FROM register_payload_chunks WHERE sha256 = $1`, sum[:]); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM register_payloads WHERE sha256 = $1`, sum[:])
+		return err
+	})
+	return e, err
 }
 
 // Append implements register.Store.
@@ -296,7 +369,7 @@ func nullTime(t time.Time) *time.Time {
 // Enqueue implements register.Store.
 func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register.Message, error) {
 	now := s.now()
-	m, ap, err := register.NewMessage(p, now)
+	m, aps, err := register.NewMessage(p, now)
 	if err != nil {
 		return register.Message{}, err
 	}
@@ -321,7 +394,7 @@ func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("message %s: %w", m.ID, register.ErrDuplicateMessage)
 		}
-		_, err = appendAll(ctx, tx, now, p.Before, ap)
+		_, err = appendAll(ctx, tx, now, append(append([]register.AppendParams(nil), p.Before...), aps[:len(aps)-1]...), aps[len(aps)-1])
 		return err
 	})
 	if err != nil {
@@ -362,8 +435,8 @@ func (s *Store) Claim(ctx context.Context, p register.ClaimParams) ([]register.M
 		}
 		rows, err := tx.Query(ctx, `SELECT `+messageCols+` FROM outbox_messages
 			WHERE (state = 'queued' OR (state = 'retry-wait' AND next_attempt_at <= $1) OR (state = 'sending' AND claimed_at <= $2))
-			  AND ($4 = '' OR channel = $4)
-			ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, now, leaseBefore, p.Limit, string(p.Channel))
+			  AND ($4 = '' OR channel = $4) AND ($5 = '' OR id = $5)
+			ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED`, now, leaseBefore, p.Limit, string(p.Channel), string(p.ID))
 		if err != nil {
 			return err
 		}

@@ -17,13 +17,16 @@
 package registertest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"meldeweg.dev/meldeweg/transport/register"
@@ -101,6 +104,31 @@ func mustVerify(t *testing.T, s register.Store, want int64) {
 	if rep.Entries != want {
 		t.Fatalf("Verify counted %d entries, want %d", rep.Entries, want)
 	}
+}
+
+func mustRead(t *testing.T, s register.Store, sum register.Hash, want []byte) {
+	t.Helper()
+	rc, err := s.Payload(context.Background(), sum)
+	if err != nil {
+		t.Fatalf("Payload %s: %v", sum, err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("reading payload %s: %v", sum, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("payload %s: read %d bytes, want %d (first difference at %d)", sum, len(got), len(want), firstDiff(got, want))
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 func events(t *testing.T, s register.Store, id register.MessageID) []string {
@@ -444,6 +472,169 @@ func Exercise(t *testing.T, open OpenFunc) {
 		mustVerify(t, b.store, 6)
 	})
 
+	t.Run("PayloadsKeptWithTheirEntry", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		// 2.5 chunks of bytes (the store never looks inside them).
+		big := make([]byte, register.PayloadChunkSize*5/2)
+		for i := range big {
+			big[i] = byte(i * 7)
+		}
+		ref := register.PayloadRef{SHA256: sha256.Sum256([]byte("big")), Size: int64(len(big))}
+		ap := appendParams(1)
+		ap.Payload, ap.Data = ref, bytes.NewReader(big)
+		if _, err := b.store.Append(b.ctx, ap); err != nil {
+			t.Fatal(err)
+		}
+		mustRead(t, b.store, ref.SHA256, big)
+		// A second entry naming the same payload keeps the first bytes.
+		ap = appendParams(2)
+		ap.Payload, ap.Data = ref, strings.NewReader("other bytes")
+		if _, err := b.store.Append(b.ctx, ap); err != nil {
+			t.Fatal(err)
+		}
+		mustRead(t, b.store, ref.SHA256, big)
+		// Empty data is kept as empty, not as missing.
+		empty := payload("")
+		ap = appendParams(3)
+		ap.Payload, ap.Data = empty, strings.NewReader("")
+		if _, err := b.store.Append(b.ctx, ap); err != nil {
+			t.Fatal(err)
+		}
+		mustRead(t, b.store, empty.SHA256, nil)
+
+		if _, err := b.store.Payload(b.ctx, payload("never stored").SHA256); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("Payload of an unknown hash: %v, want ErrNotFound", err)
+		}
+		// Data without the payload it is kept under is refused.
+		ap = appendParams(4)
+		ap.Payload, ap.Data = register.PayloadRef{}, strings.NewReader("x")
+		if _, err := b.store.Append(b.ctx, ap); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("Data without Payload: %v, want ErrInvalidParams", err)
+		}
+		// Data that cannot be read fails the append; nothing is kept.
+		lost := payload("unreadable")
+		ap = appendParams(5)
+		ap.Payload, ap.Data = lost, io.MultiReader(strings.NewReader("part"), iotest.ErrReader(errors.New("disk gone")))
+		if _, err := b.store.Append(b.ctx, ap); err == nil {
+			t.Fatal("Append with unreadable data succeeded")
+		}
+		if _, err := b.store.Payload(b.ctx, lost.SHA256); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("payload of a failed append: %v, want ErrNotFound", err)
+		}
+		mustVerify(t, b.store, 3)
+	})
+
+	t.Run("PayloadsCommitWithTheStateChange", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("run")
+		sealed, ack := payload("sealed"), payload("ack")
+		sealedEntry := register.AppendParams{Direction: register.DirectionOut, Channel: register.ChannelEmaw, Event: register.EventSealed,
+			Actor: sys, MessageID: "p1", Payload: sealed, Data: strings.NewReader("sealed bytes")}
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "p1", Channel: register.ChannelEmaw, Payload: sealed,
+			Actor: sys, Before: []register.AppendParams{sealedEntry}}); err != nil {
+			t.Fatal(err)
+		}
+		mustRead(t, b.store, sealed.SHA256, []byte("sealed bytes"))
+		// A refused enqueue (the ID exists) keeps none of its data.
+		other := payload("other")
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "p1", Channel: register.ChannelEmaw, Payload: other, Actor: sys,
+			Before: []register.AppendParams{{Direction: register.DirectionOut, Channel: register.ChannelEmaw, Event: register.EventSealed,
+				Actor: sys, MessageID: "p1", Payload: other, Data: strings.NewReader("other bytes")}}}); !errors.Is(err, register.ErrDuplicateMessage) {
+			t.Fatalf("second Enqueue of p1: %v, want ErrDuplicateMessage", err)
+		}
+		if _, err := b.store.Payload(b.ctx, other.SHA256); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("payload of a refused enqueue: %v, want ErrNotFound", err)
+		}
+		if _, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkSent("p1", 1, sys)); err != nil {
+			t.Fatal(err)
+		}
+		feedback := register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw, Event: register.EventFeedback,
+			Actor: sys, MessageID: "p1", Payload: ack, Data: strings.NewReader("ack bytes")}
+		if _, err := b.store.Transition(b.ctx, register.MarkAcknowledged("p1", ack, sys).With(feedback)); err != nil {
+			t.Fatal(err)
+		}
+		// A refused transition keeps none of its data.
+		if _, err := b.store.Transition(b.ctx, register.MarkRejected("p1", "late", payload("nak"), sys).With(func() register.AppendParams {
+			f := feedback
+			f.Payload, f.Data = payload("nak"), strings.NewReader("nak bytes")
+			return f
+		}())); !errors.Is(err, register.ErrStateConflict) {
+			t.Fatalf("MarkRejected of an acknowledged message: %v, want ErrStateConflict", err)
+		}
+		if _, err := b.store.Payload(b.ctx, payload("nak").SHA256); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("payload of a refused transition: %v, want ErrNotFound", err)
+		}
+		mustRead(t, b.store, ack.SHA256, []byte("ack bytes"))
+		mustVerify(t, b.store, 6) // sealed queued sending sent feedback acknowledged
+	})
+
+	t.Run("DeletePayload", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		ap := appendParams(1)
+		ap.Data = strings.NewReader("kept")
+		if _, err := b.store.Append(b.ctx, ap); err != nil {
+			t.Fatal(err)
+		}
+		del := register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw, Event: register.EventPayloadDeleted,
+			Actor: register.Operator("dpo"), MessageID: ap.MessageID, Payload: ap.Payload, Detail: "retention: 8 years"}
+		bad := del
+		bad.Event = register.EventReceived
+		if _, err := b.store.DeletePayload(b.ctx, bad); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("DeletePayload with event received: %v, want ErrInvalidParams", err)
+		}
+		mustRead(t, b.store, ap.Payload.SHA256, []byte("kept"))
+		e, err := b.store.DeletePayload(b.ctx, del)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Event() != register.EventPayloadDeleted || e.Payload() != ap.Payload || e.Seq() != 2 {
+			t.Fatalf("deletion entry %d %s %v", e.Seq(), e.Event(), e.Payload())
+		}
+		if _, err := b.store.Payload(b.ctx, ap.Payload.SHA256); !errors.Is(err, register.ErrNotFound) {
+			t.Fatalf("Payload after DeletePayload: %v, want ErrNotFound", err)
+		}
+		// Deleting again records the decision again.
+		if _, err := b.store.DeletePayload(b.ctx, del); err != nil {
+			t.Fatal(err)
+		}
+		// The same bytes arriving again are kept again.
+		ap = appendParams(1)
+		ap.Data = strings.NewReader("kept")
+		if _, err := b.store.Append(b.ctx, ap); err != nil {
+			t.Fatal(err)
+		}
+		mustRead(t, b.store, ap.Payload.SHA256, []byte("kept"))
+		mustVerify(t, b.store, 4)
+	})
+
+	t.Run("ConcurrentPayloads", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ap := appendParams(i)
+				ap.Data = strings.NewReader(fmt.Sprint("bytes of ", i))
+				if _, err := b.store.Append(b.ctx, ap); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range 16 {
+			mustRead(t, b.store, appendParams(i).Payload.SHA256, []byte(fmt.Sprint("bytes of ", i)))
+		}
+		mustVerify(t, b.store, 16)
+	})
+
 	t.Run("ClaimByChannel", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)
@@ -465,6 +656,76 @@ func Exercise(t *testing.T, open OpenFunc) {
 		}
 		if _, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Channel: "fax"}); !errors.Is(err, register.ErrInvalidParams) {
 			t.Fatalf("Claim(fax): err = %v, want ErrInvalidParams", err)
+		}
+	})
+
+	t.Run("EnqueueClaimed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("run")
+		if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "e1", Channel: register.ChannelEmaw, Payload: payload("e1"),
+			Actor: sys, ClaimBy: "bad worker"}); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("Enqueue with an invalid ClaimBy: %v, want ErrInvalidParams", err)
+		}
+		m, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: "e1", Channel: register.ChannelEmaw, Payload: payload("e1"),
+			Actor: sys, ClaimBy: "host-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.State != register.MessageSending || m.Attempt != 1 || m.ClaimedBy != "host-1" {
+			t.Fatalf("claimed at enqueue: %s attempt %d by %q, want sending attempt 1 by host-1", m.State, m.Attempt, m.ClaimedBy)
+		}
+		if got, _ := b.store.Message(b.ctx, "e1"); got != m {
+			t.Fatalf("stored %+v, returned %+v", got, m)
+		}
+		if got := strings.Join(events(t, b.store, "e1"), " "); got != "queued#0 sending#1" {
+			t.Fatalf("entries %s, want queued#0 sending#1", got)
+		}
+		// Nobody else takes it within the lease; after it, another worker does.
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Lease: time.Minute}); err != nil || len(c) != 0 {
+			t.Fatalf("Claim within the lease = %v, %v; want nothing", c, err)
+		}
+		b.clock.Advance(2 * time.Minute)
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Lease: time.Minute}); err != nil || len(c) != 1 || c[0].Attempt != 2 {
+			t.Fatalf("Claim after the lease = %v, %v; want e1 as attempt 2", c, err)
+		}
+		if _, err := b.store.Transition(b.ctx, register.MarkSent("e1", 2, sys)); err != nil {
+			t.Fatal(err)
+		}
+		mustVerify(t, b.store, 4)
+	})
+
+	t.Run("ClaimByID", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		sys := register.System("run")
+		for i := range 3 {
+			if _, err := b.store.Enqueue(b.ctx, register.EnqueueParams{ID: register.MessageID(fmt.Sprint("i", i)), Channel: register.ChannelEmaw,
+				Payload: payload(fmt.Sprint(i)), Actor: sys}); err != nil {
+				t.Fatal(err)
+			}
+			b.clock.Advance(time.Millisecond)
+		}
+		// The newest, although older ones are due.
+		c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", Limit: 10, ID: "i2"})
+		if err != nil || len(c) != 1 || c[0].ID != "i2" || c[0].Attempt != 1 {
+			t.Fatalf("Claim(i2) = %v, %v; want only i2, attempt 1", c, err)
+		}
+		// Not claimable now (another worker sends it): nothing.
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "v", ID: "i2"}); err != nil || len(c) != 0 {
+			t.Fatalf("second Claim(i2) = %v, %v; want nothing", c, err)
+		}
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "v", ID: "i0", Channel: register.ChannelXSozial}); err != nil || len(c) != 0 {
+			t.Fatalf("Claim(i0 on the wrong channel) = %v, %v; want nothing", c, err)
+		}
+		if c, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "v", ID: "nope"}); err != nil || len(c) != 0 {
+			t.Fatalf("Claim(unknown ID) = %v, %v; want nothing", c, err)
+		}
+		if _, err := b.store.Claim(b.ctx, register.ClaimParams{Worker: "w", ID: "bad id"}); !errors.Is(err, register.ErrInvalidParams) {
+			t.Fatalf("Claim(bad id): err = %v, want ErrInvalidParams", err)
+		}
+		if got := strings.Join(events(t, b.store, "i0"), " "); got != "queued#0" {
+			t.Fatalf("i0 after claims by ID: %s, want queued#0", got)
 		}
 	})
 

@@ -18,6 +18,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -46,18 +47,84 @@ type Store struct {
 	clock register.Clock
 	path  string
 
-	ops     chan writeOp  // unbuffered: a send succeeds only when the committer takes it
-	quit    chan struct{} // closed by Close
-	stopped chan struct{} // closed when the committer has returned
+	stmts   map[string]*sql.Stmt // the write path's statements, prepared at Open (see wtx)
+	ops     chan writeOp         // unbuffered: a send succeeds only when the committer takes it
+	quit    chan struct{}        // closed by Close
+	stopped chan struct{}        // closed when the committer has returned
 }
 
 // writeOp is one caller's write, run by the committer inside a shared
 // transaction under its own savepoint.
 type writeOp struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(w *wtx) error
 	done chan error
 }
+
+// wtx is one write inside the committer's transaction. Its statements are
+// prepared once, when the store opens, and reused: preparing (parsing and
+// planning) each statement anew cost the committer, which every write
+// waits for, about as much CPU as running it (BenchmarkDelivery's
+// profile). A query not in writeQueries is prepared for the one use.
+type wtx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	s   *Store
+}
+
+func (w *wtx) stmt(q string) *sql.Stmt {
+	if st, ok := w.s.stmts[q]; ok {
+		return w.tx.StmtContext(w.ctx, st)
+	}
+	return nil
+}
+
+func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
+	if st := w.stmt(q); st != nil {
+		return st.ExecContext(w.ctx, args...)
+	}
+	return w.tx.ExecContext(w.ctx, q, args...)
+}
+
+func (w *wtx) queryRow(q string, args ...any) *sql.Row {
+	if st := w.stmt(q); st != nil {
+		return st.QueryRowContext(w.ctx, args...)
+	}
+	return w.tx.QueryRowContext(w.ctx, q, args...)
+}
+
+func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
+	if st := w.stmt(q); st != nil {
+		return st.QueryContext(w.ctx, args...)
+	}
+	return w.tx.QueryContext(w.ctx, q, args...)
+}
+
+// The write path's statements.
+const (
+	qSavepoint     = `SAVEPOINT op`
+	qRollbackTo    = `ROLLBACK TO op`
+	qRelease       = `RELEASE op`
+	qHead          = `SELECT seq, hash FROM register_head WHERE id = 1`
+	qInsertEntry   = `INSERT INTO register_entries (` + entryCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qUpdateHead    = `UPDATE register_head SET seq = ?, hash = ? WHERE id = 1`
+	qInsertPayload = `INSERT INTO register_payloads (sha256, stored_size, chunks, created_us) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qInsertChunk   = `INSERT INTO register_payload_chunks (sha256, n, data) VALUES (?, ?, ?)`
+	qUpdatePayload = `UPDATE register_payloads SET stored_size = ?, chunks = ? WHERE sha256 = ?`
+	qDeleteChunks  = `DELETE FROM register_payload_chunks WHERE sha256 = ?`
+	qDeletePayload = `DELETE FROM register_payloads WHERE sha256 = ?`
+	qCountMessage  = `SELECT COUNT(*) FROM outbox_messages WHERE id = ?`
+	qInsertMessage = `INSERT INTO outbox_messages (` + messageCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qSelectMessage = `SELECT ` + messageCols + ` FROM outbox_messages WHERE id = ?`
+	qUpdateMessage = `UPDATE outbox_messages SET state = ?, attempt = ?, next_attempt_us = ?, claimed_by = ?, claimed_us = ?, last_error = ?, updated_us = ? WHERE id = ? AND state = ? AND attempt = ?`
+	qClaimable     = `SELECT ` + messageCols + ` FROM outbox_messages
+		WHERE (state = 'queued' OR (state = 'retry-wait' AND next_attempt_us <= ?) OR (state = 'sending' AND claimed_us <= ?))
+		  AND (? = '' OR channel = ?)
+		ORDER BY created_us, id LIMIT ?`
+)
+
+var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qHead, qInsertEntry, qUpdateHead, qInsertPayload, qInsertChunk,
+	qUpdatePayload, qDeleteChunks, qDeletePayload, qCountMessage, qInsertMessage, qSelectMessage, qUpdateMessage, qClaimable}
 
 // maxBatch bounds how many writes share one transaction (and one fsync).
 const maxBatch = 256
@@ -99,6 +166,17 @@ func Open(ctx context.Context, file string, opt Options) (*Store, error) {
 		s.w.Close()
 		s.r.Close()
 		return nil, fmt.Errorf("register %s: %w", file, err)
+	}
+	s.stmts = make(map[string]*sql.Stmt, len(writeQueries))
+	for _, q := range writeQueries {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			close(s.stopped)
+			s.w.Close()
+			s.r.Close()
+			return nil, fmt.Errorf("register %s: preparing %q: %w", file, q, err)
+		}
+		s.stmts[q] = st
 	}
 	go s.committer()
 	return s, nil
@@ -204,7 +282,7 @@ func (s *Store) now() time.Time { return s.clock().UTC().Truncate(time.Microseco
 // its own savepoint, so one caller's error undoes only its own changes.
 // This is how synchronous commits reach thousands of appends per second
 // on a disk that manages only about a thousand fsyncs.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(w *wtx) error) error {
 	op := writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.ops <- op:
@@ -254,20 +332,21 @@ func (s *Store) runBatch(batch []writeOp) {
 		return
 	}
 	if len(batch) == 1 {
-		errs[0] = batch[0].fn(tx)
+		errs[0] = batch[0].fn(&wtx{ctx: batch[0].ctx, tx: tx, s: s})
 	} else {
 		for i, op := range batch {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+			w := &wtx{ctx: op.ctx, tx: tx, s: s}
+			if _, err := (&wtx{ctx: ctx, tx: tx, s: s}).exec(qSavepoint); err != nil {
 				errs[i] = err
 				continue
 			}
 			if err := op.ctx.Err(); err != nil {
 				errs[i] = err
 			} else {
-				errs[i] = op.fn(tx)
+				errs[i] = op.fn(w)
 			}
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO op`); err != nil {
+				if _, err := (&wtx{ctx: ctx, tx: tx, s: s}).exec(qRollbackTo); err != nil {
 					// The transaction is in an unknown state: fail them all.
 					tx.Rollback()
 					for j, op := range batch {
@@ -276,7 +355,7 @@ func (s *Store) runBatch(batch []writeOp) {
 					return
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE op`); err != nil && errs[i] == nil {
+			if _, err := (&wtx{ctx: ctx, tx: tx, s: s}).exec(qRelease); err != nil && errs[i] == nil {
 				errs[i] = err
 			}
 		}
@@ -298,19 +377,19 @@ func (s *Store) runBatch(batch []writeOp) {
 const entryCols = `seq, time_us, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
 // appendAll appends the entries before, then ap, in one transaction.
-func appendAll(ctx context.Context, tx *sql.Tx, at time.Time, before []register.AppendParams, ap register.AppendParams) (register.Entry, error) {
+func appendAll(w *wtx, at time.Time, before []register.AppendParams, ap register.AppendParams) (register.Entry, error) {
 	for _, b := range before {
-		if _, err := appendTx(ctx, tx, at, b); err != nil {
+		if _, err := appendTx(w, at, b); err != nil {
 			return register.Entry{}, err
 		}
 	}
-	return appendTx(ctx, tx, at, ap)
+	return appendTx(w, at, ap)
 }
 
-func appendTx(ctx context.Context, tx *sql.Tx, at time.Time, p register.AppendParams) (register.Entry, error) {
+func appendTx(w *wtx, at time.Time, p register.AppendParams) (register.Entry, error) {
 	var seq int64
 	var head []byte
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM register_head WHERE id = 1`).Scan(&seq, &head); err != nil {
+	if err := w.queryRow(qHead).Scan(&seq, &head); err != nil {
 		return register.Entry{}, fmt.Errorf("reading register head: %w", err)
 	}
 	prev, ok := register.HashFromBytes(head)
@@ -322,23 +401,89 @@ func appendTx(ctx context.Context, tx *sql.Tx, at time.Time, p register.AppendPa
 		return register.Entry{}, err
 	}
 	r := e.Record()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO register_entries (`+entryCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	if _, err := w.exec(qInsertEntry,
 		r.Seq, r.Time.UnixMicro(), r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
 		r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
 		return register.Entry{}, fmt.Errorf("appending entry %d: %w", r.Seq, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE register_head SET seq = ?, hash = ? WHERE id = 1`, r.Seq, r.Hash[:]); err != nil {
+	if _, err := w.exec(qUpdateHead, r.Seq, r.Hash[:]); err != nil {
 		return register.Entry{}, fmt.Errorf("advancing register head: %w", err)
 	}
+	if p.Data != nil {
+		if err := keepPayload(w, at, p.Payload.SHA256, p.Data); err != nil {
+			return register.Entry{}, fmt.Errorf("entry %d: keeping payload %s: %w", r.Seq, p.Payload.SHA256, err)
+		}
+	}
 	return e, nil
+}
+
+// keepPayload stores data under sum unless the register holds it already.
+func keepPayload(w *wtx, at time.Time, sum register.Hash, data io.Reader) error {
+	res, err := w.exec(qInsertPayload, sum[:], 0, 0, micro(at))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err // kept before
+	}
+	size, chunks, err := register.WriteChunks(data, func(n int, chunk []byte) error {
+		_, err := w.exec(qInsertChunk, sum[:], n, chunk)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.exec(qUpdatePayload, size, chunks, sum[:])
+	return err
+}
+
+// Payload implements register.Store.
+func (s *Store) Payload(ctx context.Context, sum register.Hash) (io.ReadCloser, error) {
+	var chunks int
+	err := s.r.QueryRowContext(ctx, `SELECT chunks FROM register_payloads WHERE sha256 = ?`, sum[:]).Scan(&chunks)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("payload %s: %w", sum, register.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payload %s: %w", sum, err)
+	}
+	return register.ChunkReader(sum, chunks, func(n int) ([]byte, error) {
+		var b []byte
+		err := s.r.QueryRowContext(ctx, `SELECT data FROM register_payload_chunks WHERE sha256 = ? AND n = ?`, sum[:], n).Scan(&b)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, register.ErrNotFound
+		}
+		return b, err
+	}), nil
+}
+
+// DeletePayload implements register.Store.
+func (s *Store) DeletePayload(ctx context.Context, p register.AppendParams) (register.Entry, error) {
+	if err := register.CheckDeletePayload(p); err != nil {
+		return register.Entry{}, err
+	}
+	var e register.Entry
+	err := s.inTx(ctx, func(w *wtx) error {
+		var err error
+		if e, err = appendTx(w, s.now(), p); err != nil {
+			return err
+		}
+		sum := p.Payload.SHA256
+		if _, err := w.exec(qDeleteChunks, sum[:]); err != nil {
+			return err
+		}
+		_, err = w.exec(qDeletePayload, sum[:])
+		return err
+	})
+	return e, err
 }
 
 // Append implements register.Store.
 func (s *Store) Append(ctx context.Context, p register.AppendParams) (register.Entry, error) {
 	var e register.Entry
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(w *wtx) error {
 		var err error
-		e, err = appendTx(ctx, tx, s.now(), p)
+		e, err = appendTx(w, s.now(), p)
 		return err
 	})
 	return e, err
@@ -470,33 +615,33 @@ func micro(t time.Time) int64 {
 // Enqueue implements register.Store.
 func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register.Message, error) {
 	now := s.now()
-	m, ap, err := register.NewMessage(p, now)
+	m, aps, err := register.NewMessage(p, now)
 	if err != nil {
 		return register.Message{}, err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(w *wtx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_messages WHERE id = ?`, m.ID).Scan(&n); err != nil {
+		if err := w.queryRow(qCountMessage, m.ID).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("message %s: %w", m.ID, register.ErrDuplicateMessage)
 		}
 		if m.ResendOf != "" {
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_messages WHERE id = ?`, m.ResendOf).Scan(&n); err != nil {
+			if err := w.queryRow(qCountMessage, m.ResendOf).Scan(&n); err != nil {
 				return err
 			}
 			if n == 0 {
 				return fmt.Errorf("message %s resends %s: %w", m.ID, m.ResendOf, register.ErrNotFound)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_messages (`+messageCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		if _, err := w.exec(qInsertMessage,
 			m.ID, m.Channel, m.Endpoint, m.Correlation.String(), m.Payload.SHA256[:], m.Payload.Size, m.ResendOf, m.State,
 			m.Attempt, m.MaxAttempts, micro(m.NextAttemptAt), m.ClaimedBy, micro(m.ClaimedAt), m.LastError,
 			micro(m.CreatedAt), micro(m.UpdatedAt)); err != nil {
 			return err
 		}
-		_, err := appendAll(ctx, tx, now, p.Before, ap)
+		_, err := appendAll(w, now, append(append([]register.AppendParams(nil), p.Before...), aps[:len(aps)-1]...), aps[len(aps)-1])
 		return err
 	})
 	if err != nil {
@@ -506,9 +651,8 @@ func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register
 }
 
 // casUpdate writes n over the row that is still in old's state and attempt.
-func casUpdate(ctx context.Context, tx *sql.Tx, old, n register.Message) error {
-	res, err := tx.ExecContext(ctx, `UPDATE outbox_messages SET state = ?, attempt = ?, next_attempt_us = ?, claimed_by = ?,
-		claimed_us = ?, last_error = ?, updated_us = ? WHERE id = ? AND state = ? AND attempt = ?`,
+func casUpdate(w *wtx, old, n register.Message) error {
+	res, err := w.exec(qUpdateMessage,
 		n.State, n.Attempt, micro(n.NextAttemptAt), n.ClaimedBy, micro(n.ClaimedAt), n.LastError, micro(n.UpdatedAt),
 		old.ID, old.State, old.Attempt)
 	if err != nil {
@@ -528,16 +672,20 @@ func (s *Store) Claim(ctx context.Context, p register.ClaimParams) ([]register.M
 		return nil, err
 	}
 	var out []register.Message
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(w *wtx) error {
 		now := s.now()
 		leaseBefore := int64(-1) // no row has a negative claim time
 		if p.Lease > 0 {
 			leaseBefore = now.Add(-p.Lease).UnixMicro()
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT `+messageCols+` FROM outbox_messages
-			WHERE (state = 'queued' OR (state = 'retry-wait' AND next_attempt_us <= ?) OR (state = 'sending' AND claimed_us <= ?))
-			  AND (? = '' OR channel = ?)
-			ORDER BY created_us, id LIMIT ?`, now.UnixMicro(), leaseBefore, string(p.Channel), string(p.Channel), p.Limit)
+		var rows *sql.Rows
+		var err error
+		if p.ID != "" {
+			// By primary key; Claimable below decides.
+			rows, err = w.query(qSelectMessage, p.ID)
+		} else {
+			rows, err = w.query(qClaimable, now.UnixMicro(), leaseBefore, string(p.Channel), string(p.Channel), p.Limit)
+		}
 		if err != nil {
 			return err
 		}
@@ -556,14 +704,14 @@ func (s *Store) Claim(ctx context.Context, p register.ClaimParams) ([]register.M
 		}
 		out = out[:0]
 		for _, m := range cands {
-			if !register.Claimable(m, now, p.Lease) {
+			if !register.Claimable(m, now, p.Lease) || (p.Channel != "" && m.Channel != p.Channel) {
 				continue
 			}
 			n, ap := register.ClaimMessage(m, p.Worker, now)
-			if err := casUpdate(ctx, tx, m, n); err != nil {
+			if err := casUpdate(w, m, n); err != nil {
 				return err
 			}
-			if _, err := appendTx(ctx, tx, now, ap); err != nil {
+			if _, err := appendTx(w, now, ap); err != nil {
 				return err
 			}
 			out = append(out, n)
@@ -582,8 +730,8 @@ func (s *Store) Claim(ctx context.Context, p register.ClaimParams) ([]register.M
 // Transition implements register.Store.
 func (s *Store) Transition(ctx context.Context, t register.Transition) (register.Message, error) {
 	var n register.Message
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM outbox_messages WHERE id = ?`, t.ID()))
+	err := s.inTx(ctx, func(w *wtx) error {
+		m, err := scanMessage(w.queryRow(qSelectMessage, t.ID()))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("message %s: %w", t.ID(), register.ErrNotFound)
 		}
@@ -595,10 +743,10 @@ func (s *Store) Transition(ctx context.Context, t register.Transition) (register
 		if n, ap, err = register.Apply(m, t, now); err != nil {
 			return err
 		}
-		if err := casUpdate(ctx, tx, m, n); err != nil {
+		if err := casUpdate(w, m, n); err != nil {
 			return err
 		}
-		_, err = appendAll(ctx, tx, now, t.Before(), ap)
+		_, err = appendAll(w, now, t.Before(), ap)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,4 +174,47 @@ func TestSeveralStoresShareOneFile(t *testing.T) {
 		stores = append(stores, openAt(t, file, nil))
 	}
 	registertest.ConcurrentWorkers(t, stores, 90)
+}
+
+// A register written before payloads moved into it (schema version 1)
+// opens, migrates to the current version, keeps its entries and chain,
+// and keeps payloads from then on.
+func TestMigratesVersion1(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "register.db")
+	s := openAt(t, file, nil)
+	old := register.AppendParams{Direction: register.DirectionOut, Channel: register.ChannelXSozial, Event: register.EventBuilt,
+		Actor: register.System("test"), Payload: register.PayloadRef{SHA256: sha256.Sum256([]byte("v1")), Size: 2}}
+	if _, err := s.Append(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db := rawDB(t, file)
+	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`, `UPDATE register_schema SET version = 1`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+
+	s = openAt(t, file, nil)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("SchemaVersion after migrating = %d, %v; want 2", v, err)
+	}
+	ap := old
+	ap.Payload, ap.Data = register.PayloadRef{SHA256: sha256.Sum256([]byte("v2")), Size: 2}, strings.NewReader("kept")
+	if _, err := s.Append(ctx, ap); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Verify(ctx); err != nil || rep.Entries != 2 {
+		t.Fatalf("Verify after migrating: %+v, %v", rep, err)
+	}
+	rc, err := s.Payload(ctx, ap.Payload.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, err := io.ReadAll(rc); err != nil || string(b) != "kept" {
+		t.Fatalf("payload after migrating: %q, %v", b, err)
+	}
 }
