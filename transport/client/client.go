@@ -207,7 +207,11 @@ func New(cfg Config) (*Client, error) {
 		TLSHandshakeTimeout:   to.TLSHandshake,
 		ResponseHeaderTimeout: to.ResponseHeader,
 		ForceAttemptHTTP2:     true,
-		MaxIdleConnsPerHost:   8,
+		// Senders and pollers share one client; with fewer idle
+		// connections than concurrent requests, every request beyond
+		// them paid a new mTLS handshake (two RSA signatures) —
+		// BenchmarkDelivery's profile with 8 workers.
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}

@@ -2,12 +2,7 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,77 +13,10 @@ import (
 // PayloadSource opens the payload an outbox message names.
 type PayloadSource interface {
 	// Body returns the payload with ref as an upload body, or an error
-	// wrapping os.ErrNotExist.
+	// (wrapping register.ErrNotFound or os.ErrNotExist when the source
+	// does not hold it).
 	Body(ctx context.Context, ref register.PayloadRef) (*Body, error)
 }
-
-// SpoolDir is a PayloadSource over plain files named by their SHA-256 in
-// hex. It is the interim payload store of "meldeweg send": the register's
-// sealed payload store (encrypted at rest) replaces it once it exists.
-// Payloads in it are as sensitive as the files they were copied from.
-type SpoolDir string
-
-// Put copies the file at path into the spool (write, fsync, rename, fsync
-// the directory) and returns its reference. An existing copy with the same
-// hash is kept.
-func (d SpoolDir) Put(path string) (register.PayloadRef, error) {
-	if err := os.MkdirAll(string(d), 0o700); err != nil {
-		return register.PayloadRef{}, err
-	}
-	src, err := os.Open(path)
-	if err != nil {
-		return register.PayloadRef{}, err
-	}
-	defer src.Close()
-	tmp, err := os.CreateTemp(string(d), ".put-*")
-	if err != nil {
-		return register.PayloadRef{}, err
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), src)
-	if err != nil {
-		return register.PayloadRef{}, fmt.Errorf("copying %s into the spool: %w", path, err)
-	}
-	var ref register.PayloadRef
-	h.Sum(ref.SHA256[:0])
-	ref.Size = n
-	if err := tmp.Sync(); err != nil {
-		return ref, err
-	}
-	if err := tmp.Close(); err != nil {
-		return ref, err
-	}
-	if err := os.Rename(tmp.Name(), d.path(ref)); err != nil {
-		return ref, err
-	}
-	dir, err := os.Open(string(d))
-	if err != nil {
-		return ref, err
-	}
-	defer dir.Close()
-	return ref, dir.Sync()
-}
-
-func (d SpoolDir) path(ref register.PayloadRef) string {
-	return filepath.Join(string(d), ref.SHA256.String())
-}
-
-// Body implements PayloadSource; the file must still hash to ref.
-func (d SpoolDir) Body(_ context.Context, ref register.PayloadRef) (*Body, error) {
-	b, err := FileBody(d.path(ref))
-	if err != nil {
-		return nil, err
-	}
-	if b.size != ref.Size || b.sum != ref.SHA256 {
-		return nil, fmt.Errorf("spool file %s: %w: content no longer matches its name", ref.SHA256, ErrCorruptPayload)
-	}
-	return b, nil
-}
-
-// ErrCorruptPayload: a stored payload no longer hashes to its address.
-var ErrCorruptPayload = errors.New("stored payload is damaged")
 
 // Sender drains the outbox: it claims due messages, uploads each with its
 // stable message ID and records the outcome as a guarded transition.
@@ -149,8 +77,28 @@ func (s *Sender) defaults() (time.Duration, register.Actor, RetryPolicy, func() 
 // failed (then the results so far are returned too). A cancelled ctx stops
 // between messages and leaves the current one in sending for its lease.
 func (s *Sender) SendDue(ctx context.Context, limit int) ([]SendResult, error) {
+	return s.sendClaimed(ctx, register.ClaimParams{Limit: limit})
+}
+
+// Send claims message id, if it is claimable (queued, retry-wait and due,
+// or sending past its lease), and sends it. It returns nil results when
+// the message is not claimable now (another worker holds it, or its retry
+// time has not come), like SendDue otherwise.
+func (s *Sender) Send(ctx context.Context, id register.MessageID) ([]SendResult, error) {
+	return s.sendClaimed(ctx, register.ClaimParams{Limit: 1, ID: id})
+}
+
+// SendClaimed sends m, which the caller claimed for this sender (it is in
+// sending, e.g. from an Enqueue with ClaimBy), and records the outcome as
+// the other methods do.
+func (s *Sender) SendClaimed(ctx context.Context, m register.Message) (SendResult, error) {
+	return s.send(ctx, m)
+}
+
+func (s *Sender) sendClaimed(ctx context.Context, p register.ClaimParams) ([]SendResult, error) {
 	lease, _, _, _ := s.defaults()
-	msgs, err := s.Store.Claim(ctx, register.ClaimParams{Worker: s.Worker, Limit: limit, Lease: lease, Channel: s.Channel})
+	p.Worker, p.Lease, p.Channel = s.Worker, lease, s.Channel
+	msgs, err := s.Store.Claim(ctx, p)
 	if err != nil {
 		return nil, err
 	}
