@@ -19,7 +19,6 @@ import (
 	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
-	"meldeweg.dev/meldeweg/transport/register/payload"
 )
 
 func emawDueCommand() *command {
@@ -70,7 +69,7 @@ EXAMPLES
 		setFlags: func(fs *flag.FlagSet) {
 			fs.String("in", "", "the `STATE.json` file")
 			fs.Var(&optionalValue{}, "register", "read the state from the register at `LOCATION` (alone: $MELDEWEG_REGISTER, else configuration \"register\", else meldeweg-register.db)")
-			fs.String("payloads", "", "payload store `DIR` (default: REGISTER.payloads next to a SQLite register, else meldeweg-payloads)")
+			fs.String("payloads", "", payloadsUsage)
 			fs.String("pki", "", "test PKI `DIR`: opens inbound messages with its emaw-encrypt identity (default: configuration endpoints.emaw)")
 			fs.String("date", "", "the day to list for, `YYYY-MM-DD` (default: today)")
 			fs.String("format", "text", "output `FORMAT`: text or json")
@@ -214,14 +213,7 @@ func stateFromRegister(e *env, fs *flag.FlagSet, loc string) (*exchange.StateRep
 		return nil, "", err
 	}
 	defer store.Close()
-	dir := fs.Lookup("payloads").Value.String()
-	if dir == "" {
-		dir = "meldeweg-payloads"
-		if !isPostgresURL(loc) {
-			dir = loc + ".payloads"
-		}
-	}
-	ps, err := payload.Open(dir)
+	ps, err := openPayloads(fs, loc, store)
 	if err != nil {
 		return nil, "", err
 	}

@@ -90,7 +90,7 @@ func addEndpointFlags(fs *flag.FlagSet) {
 	fs.String("pki", "", "test PKI `DIR` (meldeweg pki init): takes every certificate and key of the channel from it")
 	fs.String("profile", "", "CMS `PROFILE` for uploads: compat or bsi (default: the endpoint's cms_profile, else compat)")
 	addRegisterFlag(fs)
-	fs.String("payloads", "", "sealed payload store `DIR` (default: REGISTER.payloads next to a SQLite register, else meldeweg-payloads)")
+	fs.String("payloads", "", payloadsUsage)
 }
 
 // endpoint builds the channel's endpoint from the configuration and flags.
@@ -183,14 +183,7 @@ func (e *env) outbox(fs *flag.FlagSet) (*delivery.Outbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := fs.Lookup("payloads").Value.String()
-	if dir == "" {
-		dir = "meldeweg-payloads"
-		if !isPostgresURL(loc) {
-			dir = loc + ".payloads"
-		}
-	}
-	ps, err := payload.Open(dir)
+	ps, err := openPayloads(fs, loc, store)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -249,4 +242,21 @@ func tlsCertificate(id *pki.Identity) (tls.Certificate, error) {
 		c.Certificate = append(c.Certificate, x.Raw)
 	}
 	return c, nil
+}
+
+// payloadsUsage describes the --payloads flag of every command that reads
+// or keeps payloads.
+const payloadsUsage = "`DIR` of the payload and pseudonym keys; payloads are kept, encrypted with that key, in the register (default: REGISTER.payloads next to a SQLite register, else meldeweg-payloads)"
+
+// openPayloads opens the payload store of the register at loc: its keys
+// in the --payloads directory, the payloads in store.
+func openPayloads(fs *flag.FlagSet, loc string, store register.Store) (*payload.Store, error) {
+	dir := fs.Lookup("payloads").Value.String()
+	if dir == "" {
+		dir = "meldeweg-payloads"
+		if !isPostgresURL(loc) {
+			dir = loc + ".payloads"
+		}
+	}
+	return payload.Open(dir, store)
 }

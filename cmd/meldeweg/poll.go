@@ -215,7 +215,7 @@ func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.End
 			return err
 		}
 	}
-	if err := redeliverEmaw(ctx, e, ob, ep, codec, tmp, st); err != nil {
+	if err := redeliverEmaw(ctx, e, ob, ep, codec, st); err != nil {
 		return err
 	}
 	return printEmawDue(ctx, e, ob, ep, codec)
@@ -295,8 +295,8 @@ func recordInbound(ctx context.Context, e *env, ob *delivery.Outbox, ep *deliver
 // redeliverEmaw queues the events that met a BA-internal error as new
 // uploads linked to the originals, and delivers every such upload that is
 // not sent yet (also one queued by an earlier, interrupted poll).
-func redeliverEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, workDir string, st *pollStats) error {
-	resends, rerr := exchange.Redeliver(ctx, ob, ep, codec, workDir)
+func redeliverEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, st *pollStats) error {
+	resends, rerr := exchange.Redeliver(ctx, ob, ep, codec)
 	for _, r := range resends {
 		switch r.Message.State {
 		case register.MessageQueued, register.MessageRetryWait, register.MessageSending:

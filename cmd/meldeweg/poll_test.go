@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -176,44 +177,56 @@ func eventsOf(t *testing.T, s register.Store, id register.MessageID) (string, []
 	return strings.Join(names, " "), out
 }
 
-// assertNothingUnsealed checks that every file of the payload store is
-// sealed at rest (the store's format) and that no file next to the
-// register holds a personal value or plain message XML in the clear.
+// assertNothingUnsealed checks that every payload an entry names is kept
+// in the register, sealed at rest (the payload store's format), that the
+// payload directory holds nothing but the keys, and that no file next to
+// the register holds a personal value or plain message XML in the clear.
 func assertNothingUnsealed(t *testing.T, regFile string, secrets ...string) {
 	t.Helper()
+	ctx := context.Background()
 	payloads := regFile + ".payloads"
-	n := 0
 	err := filepath.WalkDir(payloads, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || d.Name() == "payload.key" || d.Name() == "pseudonym.key" {
 			return err
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Name() == "payload.key" || d.Name() == "pseudonym.key":
-		case filepath.Base(filepath.Dir(path)) == "tmp":
-			// A Put cut short by a kill leaves its temporary file: it is
-			// written sealed from the first byte, or empty.
-			if len(data) > 0 && !bytes.HasPrefix(data, []byte("MWSEAL1\n")[:min(len(data), 8)]) {
-				t.Errorf("payload store temporary file %s is not sealed at rest", path)
-			}
-		default:
-			n++
-			if !bytes.HasPrefix(data, []byte("MWSEAL1\n")) || !strings.HasSuffix(d.Name(), ".sealed") {
-				t.Errorf("payload store file %s is not sealed at rest", path)
-			}
-		}
+		t.Errorf("payload directory holds %s; payloads belong in the register", path)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	store, err := sqlitestore.Open(ctx, regFile, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	n := 0
+	for e, err := range register.All(ctx, store, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Payload().IsZero() || e.Event() == register.EventPayloadDeleted {
+			continue
+		}
+		rc, err := store.Payload(ctx, e.Payload().SHA256)
+		if err != nil {
+			t.Errorf("entry %d (%s) names payload %s: %v", e.Seq(), e.Event(), e.Payload().SHA256, err)
+			continue
+		}
+		head := make([]byte, 8)
+		_, err = io.ReadFull(rc, head)
+		rc.Close()
+		if err != nil || string(head) != "MWSEAL1\n" {
+			t.Errorf("payload %s of entry %d is not sealed at rest", e.Payload().SHA256, e.Seq())
+		}
+		n++
+	}
 	if n == 0 {
-		t.Errorf("payload store %s holds no payload", payloads)
+		t.Errorf("register %s names no payload", regFile)
 	}
 	matches, _ := filepath.Glob(regFile + "*")
+	keys, _ := filepath.Glob(filepath.Join(payloads, "*"))
+	matches = append(matches, keys...)
 	for _, f := range matches {
 		st, err := os.Stat(f)
 		if err != nil || st.IsDir() {
@@ -284,7 +297,7 @@ func TestSendThenPoll(t *testing.T) {
 
 	// Inbound: recorded once each, valid, sealed to the provider, and
 	// they open again with the provider's identity.
-	ps, err := payload.Open(regFile + ".payloads")
+	ps, err := payload.Open(regFile+".payloads", store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,15 +111,14 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	rid := register.MessageID(id)
 	// eM@w uploads are kept readable (encrypted at rest) for deadlines and
 	// re-delivery after a BA-internal error (emaw/exchange).
-	m, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file),
+	// A new message is queued and claimed in one commit and uploaded at
+	// once; one that is in the outbox already (a run that stopped) is
+	// continued.
+	m, created, err := ob.Send(ctx, ep, delivery.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file),
 		KeepPlain: ch == baapi.ChannelEmaw})
-	if err != nil {
-		return e.failf(exitError, "%v", err)
+	if !created && m.ID != "" {
+		fmt.Fprintf(e.stderr, "%s: message %s was already in the outbox; continued it\n", e.name, id)
 	}
-	if !created {
-		fmt.Fprintf(e.stderr, "%s: message %s is already in the outbox (%s); continuing it\n", e.name, id, m.State)
-	}
-	m, err = ob.Deliver(ctx, ep, rid)
 	if errors.Is(err, delivery.ErrNotDelivered) {
 		return e.failf(exitError, "%v; it stays in the outbox: run the same command again, or let the next run continue it", err)
 	}

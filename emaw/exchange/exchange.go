@@ -34,7 +34,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -184,9 +183,11 @@ func RecordInbound(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoi
 		res.Root, res.Bundle = root, b.ID()
 		verdict = "valid " + root + " (" + b.ID() + ")"
 	}
-	_, err = ob.Store.Append(ctx, register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
-		Event: register.EventReceived, Actor: ob.Actor, Endpoint: ep.URL, MessageID: res.ID, Payload: r.Sealed,
-		Detail: "received file " + string(fileID) + ": " + verdict})
+	// The entry keeps the file as received (sealed for rest) in the same
+	// commit.
+	_, err = ob.Store.Append(ctx, r.Entry(register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
+		Event: register.EventReceived, Actor: ob.Actor, Endpoint: ep.URL, MessageID: res.ID,
+		Detail: "received file " + string(fileID) + ": " + verdict}))
 	return res, err
 }
 
@@ -232,12 +233,11 @@ var ErrCannotRedeliver = errors.New("cannot re-deliver")
 // acknowledgement kept in the payload store, so it works from the
 // register alone and can be run again after a crash: a resend that exists
 // is returned with Created false. It does not deliver; the caller drives
-// each Resend with Outbox.Deliver. workDir receives the temporary upload
-// file (removed before Redeliver returns).
+// each Resend with Outbox.Deliver.
 //
 // An upload whose failed events cannot be read back gives an error
 // wrapping ErrCannotRedeliver, after the others were handled.
-func Redeliver(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, workDir string) ([]Resend, error) {
+func Redeliver(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec) ([]Resend, error) {
 	msgs, err := ob.Store.Messages(ctx, register.MessagesParams{State: register.MessageRejected, Limit: 10000})
 	if err != nil {
 		return nil, err
@@ -266,7 +266,7 @@ func Redeliver(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, 
 		} else if !errors.Is(err, register.ErrNotFound) {
 			return out, err
 		}
-		r, err := resend(ctx, ob, ep, m, rid, failed, workDir)
+		r, err := resend(ctx, ob, ep, m, rid, failed)
 		if errors.Is(err, ErrCannotRedeliver) {
 			errs = append(errs, err)
 			continue
@@ -311,7 +311,7 @@ func baErrorEvents(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoi
 	return failed, nil
 }
 
-func resend(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, m register.Message, rid register.MessageID, failed []string, workDir string) (Resend, error) {
+func resend(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, m register.Message, rid register.MessageID, failed []string) (Resend, error) {
 	plain, err := ob.ReadPlain(ctx, m.ID, MaxUploadBytes)
 	if errors.Is(err, delivery.ErrNoPlain) {
 		return Resend{}, fmt.Errorf("upload %s: %w: %v", m.ID, ErrCannotRedeliver, err)
@@ -345,26 +345,11 @@ func resend(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, m r
 	if _, err := pack.Write(&zip, evs); err != nil {
 		return Resend{}, err
 	}
-	if err := os.MkdirAll(workDir, 0o700); err != nil {
-		return Resend{}, err
-	}
-	tmp, err := os.CreateTemp(workDir, ".resend-*.zip")
-	if err != nil {
-		return Resend{}, err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(zip.Bytes()); err != nil {
-		tmp.Close()
-		return Resend{}, err
-	}
-	if err := tmp.Close(); err != nil {
-		return Resend{}, err
-	}
 	ids := make([]string, len(evs))
 	for i, ev := range evs {
 		ids[i] = ev.ID
 	}
-	nm, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: rid, ResendOf: m.ID, Correlation: m.Correlation, Plain: tmp.Name(),
+	nm, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: rid, ResendOf: m.ID, Correlation: m.Correlation, Plain: string(rid) + ".zip", Data: zip.Bytes(),
 		KeepPlain: true, Detail: fmt.Sprintf("re-delivery of %d event(s) of %s after a BA-internal error", len(evs), m.ID)})
 	if err != nil {
 		return Resend{}, fmt.Errorf("re-delivery of %s: %w", filepath.Base(string(m.ID)), err)

@@ -116,7 +116,7 @@ func State(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, code
 		} else {
 			ok = nil
 		}
-		rc, err := ob.Payloads.Open(u.plain.SHA256)
+		rc, err := ob.Payloads.Open(ctx, u.plain.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("upload %s: %w", id, err)
 		}

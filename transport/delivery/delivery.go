@@ -1,14 +1,16 @@
 // Package delivery moves messages between this instance and the BA. It is
 // where the other transport packages meet:
 //
-//	Submit   seal the plain payload for the BA (transport/cms), keep the
-//	         sealed form encrypted at rest (register/payload) and queue it
-//	         in the outbox (transport/register), with a "sealed" entry;
+//	Submit   seal the plain payload for the BA (transport/cms) and queue
+//	         it in the outbox (transport/register) with a "sealed" entry
+//	         that keeps the sealed form, encrypted at rest
+//	         (register/payload), in the same transaction;
 //	Deliver  drive the queued message over mutual TLS (transport/client)
 //	         until the BA's receipt confirms it, or it is rejected or dead;
-//	Reply    fetch the BA's answer to a message, keep it, and open it
-//	         (decrypt, verify the BA's signature and chain);
-//	Settle   record what the answer means: acknowledged or rejected.
+//	Reply    fetch the BA's answer to a message and open it (decrypt,
+//	         verify the BA's signature and chain);
+//	Settle   record what the answer means, acknowledged or rejected,
+//	         keeping the answer with its "feedback" entry.
 //
 // The package is channel-neutral. What a payload is (an XSozial dataset,
 // an eM@w ZIP) and what a reply means (a Rückmeldung, an OK/NOK file) is
@@ -63,8 +65,9 @@ type Endpoint struct {
 	Profile cms.Profile
 }
 
-// Outbox is the register with its payload store, as one party (operator
-// or system) and one worker use it.
+// Outbox is the register with its payload store (which keeps payloads in
+// the same register), as one party (operator or system) and one worker
+// use it.
 type Outbox struct {
 	Store    register.Store
 	Payloads *payload.Store
@@ -88,55 +91,89 @@ type SubmitParams struct {
 	ResendOf register.MessageID
 	// Plain is the path of the payload before sealing.
 	Plain string
+	// Data, if not nil, is the payload itself, for a caller that built it
+	// in memory (an eM@w upload of a few kilobytes); Plain then only
+	// names it in errors.
+	Data []byte
 	// Detail is recorded with the entries (no personal data).
 	Detail string
-	// KeepPlain also keeps the plain payload, encrypted at rest in the
-	// payload store, and records it in a "built" entry (before the
-	// "sealed" one), so that what was sent can be read again later
+	// KeepPlain also keeps the plain payload, encrypted at rest, with a
+	// "built" entry (before the "sealed" one), so that what was sent can
+	// be read again later
 	// (Outbox.Plain): eM@w events for deadlines and re-delivery. The
 	// default keeps only the sealed form, which nobody here can open
 	// again (it is encrypted to the BA).
 	KeepPlain bool
 }
 
-// Submit seals the file p.Plain for the BA, stores the sealed form (and
-// with KeepPlain the plain one) in the payload store, and queues the
-// message; its "built" (KeepPlain), "sealed" and "queued" entries commit
-// in one transaction. It returns the message and whether Submit created it
-// (false: it was queued before, e.g. by a run that crashed, and is
-// returned unchanged).
+// Submit seals the file p.Plain for the BA and queues the message; its
+// "built" (KeepPlain), "sealed" and "queued" entries and the payloads they
+// keep commit in one transaction. It returns the message and whether
+// Submit created it (false: it was queued before, e.g. by a run that
+// crashed, and is returned unchanged).
 func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (register.Message, bool, error) {
+	return o.submit(ctx, ep, p, "")
+}
+
+// Send submits p and delivers it (Submit, then Deliver), with one commit
+// fewer: a message it creates is queued and claimed for this worker in
+// the same transaction, and uploaded at once. If the process dies before
+// the upload, the next run takes the message over after the lease, as
+// after a death during the upload. A message that was in the outbox
+// already is continued, as Deliver does. created says whether Send queued
+// it.
+func (o *Outbox) Send(ctx context.Context, ep *Endpoint, p SubmitParams) (m register.Message, created bool, err error) {
+	m, created, err = o.submit(ctx, ep, p, o.Worker)
+	if err != nil {
+		return m, created, err
+	}
+	if created {
+		r, err := o.sender(ep).SendClaimed(ctx, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				return m, created, fmt.Errorf("message %s: %w (%s)", m.ID, ErrNotDelivered, m.State)
+			}
+			return m, created, err
+		}
+		if r.Err != nil && o.Attempt != nil {
+			o.Attempt(r)
+		}
+	}
+	m, err = o.Deliver(ctx, ep, m.ID)
+	return m, created, err
+}
+
+func (o *Outbox) submit(ctx context.Context, ep *Endpoint, p SubmitParams, claimBy string) (register.Message, bool, error) {
 	if m, err := o.Store.Message(ctx, p.ID); err == nil {
 		return m, false, nil
 	} else if !errors.Is(err, register.ErrNotFound) {
 		return register.Message{}, false, err
 	}
-	in, err := os.Open(p.Plain)
-	if err != nil {
-		return register.Message{}, false, err
-	}
-	defer in.Close()
-	ch := register.Channel(ep.Channel)
-	// The plain copy is stored while the payload is sealed: each Put
-	// waits for its own fsyncs, and overlapping them takes one wait off
-	// every submit.
-	type putResult struct {
-		ref register.PayloadRef
-		err error
-	}
-	plainDone := make(chan putResult, 1)
-	if p.KeepPlain {
-		in2, err := os.Open(p.Plain)
+	var in io.ReadSeeker
+	if p.Data != nil {
+		in = bytes.NewReader(p.Data)
+	} else {
+		f, err := os.Open(p.Plain)
 		if err != nil {
 			return register.Message{}, false, err
 		}
-		go func() {
-			defer in2.Close()
-			ref, err := o.Payloads.Put(ctx, in2)
-			plainDone <- putResult{ref, err}
-		}()
-	} else {
-		plainDone <- putResult{}
+		defer f.Close()
+		in = f
+	}
+	ch := register.Channel(ep.Channel)
+	var before []register.AppendParams
+	if p.KeepPlain {
+		plain, err := o.Payloads.Seal(ctx, in)
+		if err != nil {
+			return register.Message{}, false, fmt.Errorf("keeping the plain payload: %w", err)
+		}
+		defer plain.Close()
+		if _, err := in.Seek(0, io.SeekStart); err != nil {
+			return register.Message{}, false, err
+		}
+		before = append(before, plain.Entry(register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
+			Actor: o.Actor, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation,
+			Detail: oneLine("kept for reading: " + p.Detail)}))
 	}
 	pr, pw := io.Pipe()
 	sealErr := make(chan error, 1)
@@ -145,31 +182,25 @@ func (o *Outbox) Submit(ctx context.Context, ep *Endpoint, p SubmitParams) (regi
 		pw.CloseWithError(err)
 		sealErr <- err
 	}()
-	ref, err := o.Payloads.Put(ctx, pr)
-	pr.CloseWithError(err) // unblock the sealer if Put stopped early
-	plain := <-plainDone
+	sealed, err := o.Payloads.Seal(ctx, pr)
+	pr.CloseWithError(err) // unblock the sealer if Seal stopped early
 	if serr := <-sealErr; serr != nil {
+		if sealed != nil {
+			sealed.Close()
+		}
 		return register.Message{}, false, fmt.Errorf("sealing %s for the BA: %w", filepath.Base(p.Plain), serr)
 	}
 	if err != nil {
-		return register.Message{}, false, fmt.Errorf("storing the sealed payload: %w", err)
+		return register.Message{}, false, fmt.Errorf("keeping the sealed payload: %w", err)
 	}
-	if plain.err != nil {
-		return register.Message{}, false, fmt.Errorf("storing the plain payload: %w", plain.err)
-	}
-	// "built" (the kept plain copy), "sealed" and "queued" commit
-	// together: one transaction, one fsync.
-	var before []register.AppendParams
-	if p.KeepPlain {
-		before = append(before, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventBuilt,
-			Actor: o.Actor, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: plain.ref,
-			Detail: oneLine("kept for reading: " + p.Detail)})
-	}
-	before = append(before, register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
-		Actor: o.Actor, Endpoint: ep.URL, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation, Payload: ref,
-		Detail: "sealed for " + ep.BA.Subject.CommonName + " (" + string(ep.profile()) + ")"})
+	defer sealed.Close()
+	before = append(before, sealed.Entry(register.AppendParams{Direction: register.DirectionOut, Channel: ch, Event: register.EventSealed,
+		Actor: o.Actor, Endpoint: ep.URL, MessageID: p.ID, Related: p.ResendOf, Correlation: p.Correlation,
+		Detail: "sealed for " + ep.BA.Subject.CommonName + " (" + string(ep.profile()) + ")"}))
+	// One transaction, one fsync: the payloads, "built", "sealed" and
+	// "queued" are kept together or not at all.
 	m, err := o.Store.Enqueue(ctx, register.EnqueueParams{ID: p.ID, Channel: ch, Endpoint: ep.URL, Correlation: p.Correlation,
-		Payload: ref, ResendOf: p.ResendOf, Actor: o.Actor, Detail: p.Detail, Before: before})
+		Payload: sealed.Ref, ResendOf: p.ResendOf, Actor: o.Actor, Detail: p.Detail, Before: before, ClaimBy: claimBy})
 	if errors.Is(err, register.ErrDuplicateMessage) {
 		// Another process queued it between our look-up and now.
 		m, err = o.Store.Message(ctx, p.ID)
@@ -189,14 +220,14 @@ func (ep *Endpoint) profile() cms.Profile {
 // the outbox; a later run continues it.
 var ErrNotDelivered = errors.New("not delivered yet")
 
-// Deliver sends message id (and any other due message of the endpoint's
-// channel) until id is sent, acknowledged, rejected or dead, and returns
+// Deliver sends message id until it is sent, acknowledged, rejected or
+// dead (while it waits for id's retry time, or for another worker that
+// holds id, it sends other due messages of the endpoint's channel), and returns
 // it in that state. A rejected or dead message is returned without error;
 // the caller reads its State and LastError. When ctx ends first, the error
 // wraps ErrNotDelivered and the message stays in the outbox.
 func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageID) (register.Message, error) {
-	sender := &client.Sender{Store: o.Store, Client: ep.Client, Payloads: sealedPayloads{o.Payloads}, Actor: o.Actor,
-		Worker: o.Worker, Lease: o.lease(), Channel: register.Channel(ep.Channel)}
+	sender := o.sender(ep)
 	idle := 5 * time.Millisecond
 	for {
 		m, err := o.Store.Message(ctx, id)
@@ -207,7 +238,12 @@ func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageI
 		case register.MessageSent, register.MessageAcknowledged, register.MessageRejected, register.MessageDead:
 			return m, nil
 		}
-		results, err := sender.SendDue(ctx, 1)
+		// Its own message first: a worker that took another's would leave
+		// its own to wait for that other worker.
+		results, err := sender.Send(ctx, id)
+		if err == nil && len(results) == 0 {
+			results, err = sender.SendDue(ctx, 1)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return m, fmt.Errorf("message %s: %w (%s)", id, ErrNotDelivered, m.State)
@@ -246,6 +282,11 @@ func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageI
 	}
 }
 
+func (o *Outbox) sender(ep *Endpoint) *client.Sender {
+	return &client.Sender{Store: o.Store, Client: ep.Client, Payloads: sealedPayloads{o.Payloads}, Actor: o.Actor,
+		Worker: o.Worker, Lease: o.lease(), Channel: register.Channel(ep.Channel)}
+}
+
 func (o *Outbox) lease() time.Duration {
 	if o.Lease <= 0 {
 		return 2 * time.Minute
@@ -253,19 +294,19 @@ func (o *Outbox) lease() time.Duration {
 	return o.Lease
 }
 
-// sealedPayloads serves the payload store's (already CMS-sealed) payloads
-// as upload bodies, decrypted from rest anew for every attempt.
+// sealedPayloads serves the kept (already CMS-sealed) payloads as upload
+// bodies, decrypted from rest anew for every attempt.
 type sealedPayloads struct{ s *payload.Store }
 
-func (p sealedPayloads) Body(_ context.Context, ref register.PayloadRef) (*client.Body, error) {
-	ok, err := p.s.Has(ref.SHA256)
+func (p sealedPayloads) Body(ctx context.Context, ref register.PayloadRef) (*client.Body, error) {
+	ok, err := p.s.Has(ctx, ref.SHA256)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("payload %s: %w", ref.SHA256, os.ErrNotExist)
+		return nil, fmt.Errorf("payload %s: %w", ref.SHA256, register.ErrNotFound)
 	}
-	return client.ReaderBody(ref.Size, ref.SHA256, func() (io.Reader, error) { return p.s.Open(ref.SHA256) }), nil
+	return client.ReaderBody(ref.Size, ref.SHA256, func() (io.Reader, error) { return p.s.Open(ctx, ref.SHA256) }), nil
 }
 
 // Reply is an opened answer of the BA.
@@ -274,18 +315,33 @@ type Reply struct {
 	Plain []byte
 	// Signer is the BA's verified signature.
 	Signer cms.SignerInfo
-	// Sealed is the answer as received, kept in the payload store.
+	// Sealed names the answer as received: the payload of the entry that
+	// records it.
 	Sealed register.PayloadRef
+	// kept is the answer sealed for rest, to be kept with that entry.
+	kept *payload.Sealed
+}
+
+// Entry returns ap naming the answer as received and, for an answer just
+// fetched, carrying it sealed for rest, so that appending ap keeps the
+// answer in the same transaction (Settle does this for its "feedback"
+// entries; an inbound message's "received" entry does it too).
+func (r *Reply) Entry(ap register.AppendParams) register.AppendParams {
+	if r.kept != nil {
+		return r.kept.Entry(ap)
+	}
+	ap.Payload = r.Sealed
+	return ap
 }
 
 // ErrNotReady: the BA has no answer yet.
 var ErrNotReady = client.ErrNotReady
 
-// FetchReply asks once for the BA's answer to message id. The error wraps
-// ErrNotReady while there is none. The answer as received is kept in the
-// payload store; then it is opened. An answer that does not open (wrong
-// recipient, bad signature, untrusted signer) is an error that says why;
-// it is kept all the same, for the record.
+// FetchReply asks once for the BA's answer to message id and opens it.
+// The error wraps ErrNotReady while there is none. An answer that does not
+// open (wrong recipient, bad signature, untrusted signer) is an error that
+// says why and names its SHA-256; nothing is recorded, and the BA still
+// offers it.
 func (o *Outbox) FetchReply(ctx context.Context, ep *Endpoint, id register.MessageID) (*Reply, error) {
 	data, _, err := ep.Client.Reply(ctx, ep.Channel, baapi.MessageID(id))
 	if err != nil {
@@ -294,12 +350,14 @@ func (o *Outbox) FetchReply(ctx context.Context, ep *Endpoint, id register.Messa
 	return o.Open(ctx, ep, data)
 }
 
-// Open keeps a sealed file from the BA in the payload store and opens it.
+// Open opens a sealed file from the BA and seals it for rest, ready to be
+// kept with the entry that records it (Reply.Entry).
 func (o *Outbox) Open(ctx context.Context, ep *Endpoint, sealed []byte) (*Reply, error) {
-	ref, err := o.Payloads.Put(ctx, bytes.NewReader(sealed))
+	kept, err := o.Payloads.Seal(ctx, bytes.NewReader(sealed))
 	if err != nil {
-		return nil, fmt.Errorf("storing the BA's answer: %w", err)
+		return nil, fmt.Errorf("sealing the BA's answer for rest: %w", err)
 	}
+	ref := kept.Ref
 	key, err := decrypter(ep.Reply)
 	if err != nil {
 		return &Reply{Sealed: ref}, err
@@ -312,27 +370,20 @@ func (o *Outbox) Open(ctx context.Context, ep *Endpoint, sealed []byte) (*Reply,
 	if err != nil {
 		return &Reply{Sealed: ref}, fmt.Errorf("the BA's answer (SHA-256 %s) does not open: %w", ref.SHA256, err)
 	}
-	return &Reply{Plain: plain.Bytes(), Signer: si, Sealed: ref}, nil
+	return &Reply{Plain: plain.Bytes(), Signer: si, Sealed: ref, kept: kept}, nil
 }
 
-// Reopen opens a sealed file from the BA that the payload store kept (an
-// answer or an inbound message, named by a "feedback" or "received"
-// entry's payload) with the endpoint's identity, as Open did when it came
-// in. Only ep.Reply, ep.Trust and ep.Profile are used. A ref the store
-// does not hold gives an error wrapping os.ErrNotExist.
+// Reopen opens a kept sealed file from the BA (an answer or an inbound
+// message, named by a "feedback" or "received" entry's payload) with the
+// endpoint's identity, as Open did when it came in. Only ep.Reply,
+// ep.Trust and ep.Profile are used. A payload that is not kept gives an
+// error wrapping register.ErrNotFound.
 func (o *Outbox) Reopen(ctx context.Context, ep *Endpoint, ref register.PayloadRef) (*Reply, error) {
-	ok, err := o.Payloads.Has(ref.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("payload %s: %w", ref.SHA256, os.ErrNotExist)
-	}
 	key, err := decrypter(ep.Reply)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := o.Payloads.Open(ref.SHA256)
+	rc, err := o.Payloads.Open(ctx, ref.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +425,7 @@ func (o *Outbox) ReadPlain(ctx context.Context, id register.MessageID, limit int
 	if ref.Size > limit {
 		return nil, fmt.Errorf("message %s: plain payload of %d bytes exceeds the limit of %d", id, ref.Size, limit)
 	}
-	rc, err := o.Payloads.Open(ref.SHA256)
+	rc, err := o.Payloads.Open(ctx, ref.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -425,8 +476,9 @@ type Verdict struct {
 	Details []string
 }
 
-// Settle records the answer to message id: "feedback" entries holding the
-// answer's payload, then acknowledged or rejected, in one transaction. An answer for a message
+// Settle records the answer to message id: "feedback" entries naming the
+// answer (the first keeps it), then acknowledged or rejected, in one
+// transaction. An answer for a message
 // that is no longer sent (it was settled before, by this or another
 // process) changes nothing and returns the message as it is, with settled
 // false.
@@ -443,9 +495,13 @@ func (o *Outbox) Settle(ctx context.Context, id register.MessageID, r *Reply, v 
 		details = []string{v.Summary}
 	}
 	var feedback []register.AppendParams
-	for _, d := range details {
-		feedback = append(feedback, register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
-			Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed, Detail: oneLine(d)})
+	for i, d := range details {
+		f := register.AppendParams{Direction: register.DirectionIn, Channel: m.Channel, Event: register.EventFeedback,
+			Actor: o.Actor, Endpoint: m.Endpoint, MessageID: id, Correlation: m.Correlation, Payload: r.Sealed, Detail: oneLine(d)}
+		if i == 0 {
+			f = r.Entry(f)
+		}
+		feedback = append(feedback, f)
 	}
 	t := register.MarkAcknowledged(id, r.Sealed, o.Actor)
 	if !v.Accepted {

@@ -49,7 +49,7 @@ func setup(t *testing.T) (*delivery.Outbox, *delivery.Endpoint, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	ps, err := payload.Open(filepath.Join(dir, "payloads"))
+	ps, err := payload.Open(filepath.Join(dir, "payloads"), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +94,16 @@ func TestSubmitSealsKeepsAndQueuesOnce(t *testing.T) {
 	if got := events(t, ob.Store, "u1"); got != "built sealed queued" {
 		t.Fatalf("second Submit changed the register: %q", got)
 	}
-	// The kept plain copy reads back; nothing plain lies on disk.
+	// The kept plain copy reads back; nothing plain lies on disk, in the
+	// register database and its log or next to them.
 	back, err := ob.ReadPlain(ctx, "u1", 1<<20)
 	if err != nil || !bytes.Equal(back, secret) {
 		t.Fatalf("ReadPlain: %v (equal %v)", err, bytes.Equal(back, secret))
 	}
-	filepath.Walk(ob.Payloads.Dir(), func(p string, info os.FileInfo, err error) error {
+	files := 0
+	filepath.Walk(filepath.Dir(ob.Payloads.Dir()), func(p string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
+			files++
 			data, _ := os.ReadFile(p)
 			if bytes.Contains(data, []byte("PLAINTEXT-MARKER")) {
 				t.Errorf("%s holds the payload in the clear", p)
@@ -108,9 +111,12 @@ func TestSubmitSealsKeepsAndQueuesOnce(t *testing.T) {
 		}
 		return nil
 	})
+	if files < 3 {
+		t.Fatalf("looked at %d files, expected at least the database, its log and the payload key", files)
+	}
 	// The queued payload is a CMS message the BA can open (with its key),
 	// signed by the provider.
-	rc, err := ob.Payloads.Open(m.Payload.SHA256)
+	rc, err := ob.Payloads.Open(ctx, m.Payload.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tb.store.Close() })
-	ps, err := payload.Open(filepath.Join(tb.dir, "payloads"))
+	ps, err := payload.Open(filepath.Join(tb.dir, "payloads"), tb.store)
 	if err != nil {
 		t.Fatal(err)
 	}
