@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,14 +134,14 @@ func (s *Store) now() time.Time { return s.clock().UTC().Truncate(time.Microseco
 
 const entryCols = `seq, time, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
-// appendAll appends the entries before, then ap, in one transaction.
-func appendAll(ctx context.Context, tx pgx.Tx, at time.Time, before []register.AppendParams, ap register.AppendParams) (register.Entry, error) {
-	for _, b := range before {
-		if _, err := appendTx(ctx, tx, at, b); err != nil {
-			return register.Entry{}, err
+// appendAll appends entries in order, in one transaction.
+func appendAll(ctx context.Context, tx pgx.Tx, at time.Time, entries ...register.AppendParams) error {
+	for _, e := range entries {
+		if _, err := appendTx(ctx, tx, at, e); err != nil {
+			return err
 		}
 	}
-	return appendTx(ctx, tx, at, ap)
+	return nil
 }
 
 func appendTx(ctx context.Context, tx pgx.Tx, at time.Time, p register.AppendParams) (register.Entry, error) {
@@ -394,8 +395,7 @@ func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("message %s: %w", m.ID, register.ErrDuplicateMessage)
 		}
-		_, err = appendAll(ctx, tx, now, append(append([]register.AppendParams(nil), p.Before...), aps[:len(aps)-1]...), aps[len(aps)-1])
-		return err
+		return appendAll(ctx, tx, now, slices.Concat(p.Before, aps)...)
 	})
 	if err != nil {
 		return register.Message{}, err
@@ -496,8 +496,7 @@ func (s *Store) Transition(ctx context.Context, t register.Transition) (register
 		if err := casUpdate(ctx, tx, m, n); err != nil {
 			return err
 		}
-		_, err = appendAll(ctx, tx, now, t.Before(), ap)
-		return err
+		return appendAll(ctx, tx, now, slices.Concat(t.Before(), []register.AppendParams{ap})...)
 	})
 	if err != nil {
 		return register.Message{}, err

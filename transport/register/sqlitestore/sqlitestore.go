@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -334,9 +335,10 @@ func (s *Store) runBatch(batch []writeOp) {
 	if len(batch) == 1 {
 		errs[0] = batch[0].fn(&wtx{ctx: batch[0].ctx, tx: tx, s: s})
 	} else {
+		ctl := &wtx{ctx: ctx, tx: tx, s: s} // savepoints, under the committer's context
 		for i, op := range batch {
 			w := &wtx{ctx: op.ctx, tx: tx, s: s}
-			if _, err := (&wtx{ctx: ctx, tx: tx, s: s}).exec(qSavepoint); err != nil {
+			if _, err := ctl.exec(qSavepoint); err != nil {
 				errs[i] = err
 				continue
 			}
@@ -346,7 +348,7 @@ func (s *Store) runBatch(batch []writeOp) {
 				errs[i] = op.fn(w)
 			}
 			if errs[i] != nil {
-				if _, err := (&wtx{ctx: ctx, tx: tx, s: s}).exec(qRollbackTo); err != nil {
+				if _, err := ctl.exec(qRollbackTo); err != nil {
 					// The transaction is in an unknown state: fail them all.
 					tx.Rollback()
 					for j, op := range batch {
@@ -355,7 +357,7 @@ func (s *Store) runBatch(batch []writeOp) {
 					return
 				}
 			}
-			if _, err := (&wtx{ctx: ctx, tx: tx, s: s}).exec(qRelease); err != nil && errs[i] == nil {
+			if _, err := ctl.exec(qRelease); err != nil && errs[i] == nil {
 				errs[i] = err
 			}
 		}
@@ -376,14 +378,14 @@ func (s *Store) runBatch(batch []writeOp) {
 
 const entryCols = `seq, time_us, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
-// appendAll appends the entries before, then ap, in one transaction.
-func appendAll(w *wtx, at time.Time, before []register.AppendParams, ap register.AppendParams) (register.Entry, error) {
-	for _, b := range before {
-		if _, err := appendTx(w, at, b); err != nil {
-			return register.Entry{}, err
+// appendAll appends entries in order, in one transaction.
+func appendAll(w *wtx, at time.Time, entries ...register.AppendParams) error {
+	for _, e := range entries {
+		if _, err := appendTx(w, at, e); err != nil {
+			return err
 		}
 	}
-	return appendTx(w, at, ap)
+	return nil
 }
 
 func appendTx(w *wtx, at time.Time, p register.AppendParams) (register.Entry, error) {
@@ -641,8 +643,7 @@ func (s *Store) Enqueue(ctx context.Context, p register.EnqueueParams) (register
 			micro(m.CreatedAt), micro(m.UpdatedAt)); err != nil {
 			return err
 		}
-		_, err := appendAll(w, now, append(append([]register.AppendParams(nil), p.Before...), aps[:len(aps)-1]...), aps[len(aps)-1])
-		return err
+		return appendAll(w, now, slices.Concat(p.Before, aps)...)
 	})
 	if err != nil {
 		return register.Message{}, err
@@ -746,8 +747,7 @@ func (s *Store) Transition(ctx context.Context, t register.Transition) (register
 		if err := casUpdate(w, m, n); err != nil {
 			return err
 		}
-		_, err = appendAll(w, now, t.Before(), ap)
-		return err
+		return appendAll(w, now, slices.Concat(t.Before(), []register.AppendParams{ap})...)
 	})
 	if err != nil {
 		return register.Message{}, err
