@@ -57,7 +57,7 @@ demo: build
 	mw register verify --register $(DEMO)/register.db
 
 # FUZZ lists the fuzz targets as package:target.
-FUZZ := ./emaw/msg:FuzzUnmarshal ./emaw/msg:FuzzDecode ./emaw/pack:FuzzOpen
+FUZZ := ./emaw/msg:FuzzUnmarshal ./emaw/msg:FuzzDecode ./emaw/pack:FuzzOpen ./transport/cms:FuzzOpen ./transport/cms:FuzzOpenSigned
 
 test:
 	$(GO) vet ./...

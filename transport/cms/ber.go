@@ -79,8 +79,9 @@ type chunkWriter struct {
 	hdr []byte
 }
 
-func newChunkWriter(w io.Writer) *chunkWriter {
-	return &chunkWriter{w: w, buf: make([]byte, 0, chunkSize)}
+// newChunkWriter cuts into buf's first chunkSize bytes.
+func newChunkWriter(w io.Writer, buf []byte) *chunkWriter {
+	return &chunkWriter{w: w, buf: buf[:0:chunkSize]}
 }
 
 func (c *chunkWriter) Write(p []byte) (int, error) {
@@ -151,10 +152,10 @@ type frame struct {
 	name       string
 }
 
-func newBERReader(r io.Reader, what string) *berReader {
+func newBERReader(r io.Reader, what string, s *scratch) *berReader {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 64<<10)
+		br = s.reader(r)
 	}
 	return &berReader{r: br, what: what}
 }

@@ -217,12 +217,13 @@ type cbcEncrypter struct {
 	buf  []byte
 }
 
-func newCBCEncrypter(w io.Writer, key, iv []byte) (*cbcEncrypter, error) {
+// newCBCEncrypter works in buf (at least chunkSize+aes.BlockSize bytes).
+func newCBCEncrypter(w io.Writer, key, iv, buf []byte) (*cbcEncrypter, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	return &cbcEncrypter{w: w, mode: cipher.NewCBCEncrypter(block, iv), buf: make([]byte, 0, chunkSize+aes.BlockSize)}, nil
+	return &cbcEncrypter{w: w, mode: cipher.NewCBCEncrypter(block, iv), buf: buf[: 0 : chunkSize+aes.BlockSize]}, nil
 }
 
 func (c *cbcEncrypter) Write(p []byte) (int, error) {
@@ -268,7 +269,8 @@ type cbcDecrypter struct {
 	err  error
 }
 
-func newCBCDecrypter(r io.Reader, key, iv []byte) (*cbcDecrypter, error) {
+// newCBCDecrypter reads into buf (at least chunkSize+aes.BlockSize bytes).
+func newCBCDecrypter(r io.Reader, key, iv, buf []byte) (*cbcDecrypter, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -276,7 +278,7 @@ func newCBCDecrypter(r io.Reader, key, iv []byte) (*cbcDecrypter, error) {
 	if len(iv) != aes.BlockSize {
 		return nil, &AlgorithmError{Role: "content encryption", Name: "AES-CBC", Reason: "IV is not 16 bytes"}
 	}
-	return &cbcDecrypter{r: r, mode: cipher.NewCBCDecrypter(block, iv), in: make([]byte, 0, chunkSize+aes.BlockSize)}, nil
+	return &cbcDecrypter{r: r, mode: cipher.NewCBCDecrypter(block, iv), in: buf[: 0 : chunkSize+aes.BlockSize]}, nil
 }
 
 func (c *cbcDecrypter) Read(p []byte) (int, error) {

@@ -1,9 +1,7 @@
 package cms
 
 import (
-	"bufio"
 	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -106,16 +104,18 @@ func Open(ctx context.Context, dst io.Writer, src io.Reader, opts OpenOptions) (
 		return SignerInfo{}, err
 	}
 	o := &opener{opts: opts}
+	defer o.s.release()
 	return o.open(ctx, dst, ctxReader{ctx, src})
 }
 
 type opener struct {
 	opts OpenOptions
 	info SignerInfo
+	s    scratch // the call's buffers
 }
 
 func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (SignerInfo, error) {
-	b := newBERReader(src, "message")
+	b := newBERReader(src, "message", &o.s)
 	if _, err := b.open(tagSequence, "ContentInfo"); err != nil {
 		return o.info, err
 	}
@@ -202,7 +202,7 @@ func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (Signer
 		if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &iv); err != nil {
 			return o.info, b.errorf(ErrMalformed, "AES-CBC IV: %v", err)
 		}
-		d, err := newCBCDecrypter(ciphertext, key, iv)
+		d, err := newCBCDecrypter(ciphertext, key, iv, o.s.buf())
 		if err != nil {
 			return o.info, err
 		}
@@ -435,7 +435,7 @@ func hashName(h crypto.Hash) string {
 // signed reads the signed layer from the decrypted stream, writes the
 // content to dst and verifies it.
 func (o *opener) signed(ctx context.Context, dst io.Writer, plain io.Reader, innerType asn1.ObjectIdentifier) error {
-	b := newBERReader(plain, "decrypted content")
+	b := newBERReader(plain, "decrypted content", &o.s)
 	wrapped := innerType.Equal(oidData)
 	switch {
 	case wrapped:
@@ -497,10 +497,10 @@ func (o *opener) signed(ctx context.Context, dst io.Writer, plain io.Reader, inn
 	var contentErr error
 	switch {
 	case eType.Equal(oidData):
-		_, contentErr = io.Copy(cw, content)
+		_, contentErr = io.CopyBuffer(cw, content, o.s.buf())
 	case eType.Equal(oidCompressedData):
 		o.info.Compressed = true
-		contentErr = uncompress(cw, content)
+		contentErr = o.uncompress(cw, content)
 	default:
 		return fmt.Errorf("%w: eContentType %s (expected id-data or id-ct-compressedData)", ErrMalformed, eType)
 	}
@@ -605,8 +605,8 @@ func multiHash(hs map[crypto.Hash]hash.Hash) io.Writer {
 }
 
 // uncompress reads CompressedData (RFC 3274, zlib) from r.
-func uncompress(dst io.Writer, r io.Reader) error {
-	b := newBERReader(r, "compressed content")
+func (o *opener) uncompress(dst io.Writer, r io.Reader) error {
+	b := newBERReader(r, "compressed content", &o.s)
 	if _, err := b.open(tagSequence, "CompressedData"); err != nil {
 		return err
 	}
@@ -644,12 +644,12 @@ func uncompress(dst io.Writer, r io.Reader) error {
 	// zlib reads through our bufio.Reader (an io.ByteReader, so it adds no
 	// buffer of its own): whatever is left in it after the zlib stream is
 	// data the stream does not account for.
-	zin := bufio.NewReaderSize(b.octets(h, "compressed eContent"), 64<<10)
-	zr, err := zlib.NewReader(zin)
+	zin := o.s.reader(b.octets(h, "compressed eContent"))
+	zr, err := o.s.zlibReader(zin)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(dst, zr); err != nil {
+	if _, err := io.CopyBuffer(dst, zr, o.s.buf()); err != nil {
 		return err
 	}
 	if err := zr.Close(); err != nil {

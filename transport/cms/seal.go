@@ -1,7 +1,6 @@
 package cms
 
 import (
-	"bufio"
 	"bytes"
 	"compress/zlib"
 	"context"
@@ -145,8 +144,10 @@ func Seal(ctx context.Context, dst io.Writer, src io.Reader, opts SealOptions) e
 	if err := o.validate(); err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(dst, 64<<10)
-	env, err := newEnvelopeWriter(bw, o)
+	var s scratch
+	defer s.release()
+	bw := s.bufWriter(dst)
+	env, err := newEnvelopeWriter(bw, o, &s)
 	if err != nil {
 		return err
 	}
@@ -154,19 +155,19 @@ func Seal(ctx context.Context, dst io.Writer, src io.Reader, opts SealOptions) e
 	if o.Uncompressed {
 		contentType = oidData
 	}
-	sig, err := newSignedWriter(env, o, contentType)
+	sig, err := newSignedWriter(env, o, contentType, s.buf())
 	if err != nil {
 		return err
 	}
 	var payload io.Writer = sig
 	var comp *compressWriter
 	if !o.Uncompressed {
-		if comp, err = newCompressWriter(sig, o.CompressionLevel); err != nil {
+		if comp, err = newCompressWriter(sig, o.CompressionLevel, s.buf()); err != nil {
 			return err
 		}
 		payload = comp
 	}
-	if _, err := io.CopyBuffer(payload, ctxReader{ctx, src}, make([]byte, 64<<10)); err != nil {
+	if _, err := io.CopyBuffer(payload, ctxReader{ctx, src}, s.buf()[:chunkSize]); err != nil {
 		return err
 	}
 	if comp != nil {
@@ -224,12 +225,12 @@ type envelopeWriter struct {
 	auth bool
 }
 
-func newEnvelopeWriter(w io.Writer, o SealOptions) (*envelopeWriter, error) {
+func newEnvelopeWriter(w io.Writer, o SealOptions, s *scratch) (*envelopeWriter, error) {
 	key := make([]byte, 32)
 	if _, err := io.ReadFull(o.Rand, key); err != nil {
 		return nil, err
 	}
-	e := &envelopeWriter{w: w, cw: newChunkWriter(w), auth: o.Profile == ProfileBSI}
+	e := &envelopeWriter{w: w, cw: newChunkWriter(w, s.buf()), auth: o.Profile == ProfileBSI}
 	var ris [][]byte
 	for _, c := range o.Recipients {
 		pub := c.PublicKey.(*rsa.PublicKey)
@@ -261,14 +262,14 @@ func newEnvelopeWriter(w io.Writer, o SealOptions) (*envelopeWriter, error) {
 		params := tlv(tagSequence, tlv(tagOctetString, nonce), tlv(tagInteger, []byte{16}))
 		alg = tlv(tagSequence, mustMarshal(oidAES256GCM), params)
 		e.gcm, err = newGCMStream(key, nonce)
-		e.buf = make([]byte, 64<<10)
+		e.buf = s.buf()[:chunkSize]
 	} else {
 		iv := make([]byte, 16)
 		if _, err := io.ReadFull(o.Rand, iv); err != nil {
 			return nil, err
 		}
 		alg = tlv(tagSequence, mustMarshal(oidAES256CBC), tlv(tagOctetString, iv))
-		e.cbc, err = newCBCEncrypter(e.cw, key, iv)
+		e.cbc, err = newCBCEncrypter(e.cw, key, iv, s.buf())
 	}
 	if err != nil {
 		return nil, err
@@ -362,8 +363,8 @@ type signedWriter struct {
 	contentType asn1.ObjectIdentifier
 }
 
-func newSignedWriter(w io.Writer, o SealOptions, contentType asn1.ObjectIdentifier) (*signedWriter, error) {
-	s := &signedWriter{w: w, cw: newChunkWriter(w), h: sha256.New(), o: o, contentType: contentType}
+func newSignedWriter(w io.Writer, o SealOptions, contentType asn1.ObjectIdentifier, buf []byte) (*signedWriter, error) {
+	s := &signedWriter{w: w, cw: newChunkWriter(w, buf), h: sha256.New(), o: o, contentType: contentType}
 	version := byte(1)
 	if !contentType.Equal(oidData) {
 		version = 3
@@ -474,8 +475,8 @@ type compressWriter struct {
 // uploads (BenchmarkDelivery).
 var zlibWriters [zlib.BestCompression + 1]sync.Pool
 
-func newCompressWriter(w io.Writer, level int) (*compressWriter, error) {
-	c := &compressWriter{w: w, cw: newChunkWriter(w)}
+func newCompressWriter(w io.Writer, level int, buf []byte) (*compressWriter, error) {
+	c := &compressWriter{w: w, cw: newChunkWriter(w, buf)}
 	if z, ok := zlibWriters[level].Get().(*zlib.Writer); ok {
 		z.Reset(c.cw)
 		c.z = z
