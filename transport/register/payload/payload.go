@@ -56,6 +56,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/internal/keyfile"
@@ -218,8 +219,9 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 	w.Write([]byte(magic))
 	w.Write(salt)
 	h := sha256.New()
-	buf := make([]byte, chunkSize)
-	out := make([]byte, 0, chunkSize+tagSize)
+	bufs := getChunks()
+	defer putChunks(bufs)
+	buf, out := bufs[0][:chunkSize], bufs[1][:0]
 	var size int64
 	for counter := uint64(0); ; counter++ {
 		if err := ctx.Err(); err != nil {
@@ -287,9 +289,10 @@ func (s *Store) Open(ctx context.Context, sum register.Hash) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(src, chunkSize+tagSize)
+	// The chunks are read whole with io.ReadFull, so src needs no buffer
+	// of its own.
 	head := make([]byte, len(magic)+saltSize)
-	if _, err := io.ReadFull(br, head); err != nil || string(head[:len(magic)]) != magic {
+	if _, err := io.ReadFull(src, head); err != nil || string(head[:len(magic)]) != magic {
 		src.Close()
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("payload %s: %w", sum, err)
@@ -301,23 +304,27 @@ func (s *Store) Open(ctx context.Context, sum register.Hash) (io.ReadCloser, err
 		src.Close()
 		return nil, err
 	}
-	return &reader{src: src, r: br, aead: aead, want: sum, h: sha256.New(), in: make([]byte, chunkSize+tagSize)}, nil
+	bufs := getChunks()
+	return &reader{src: src, aead: aead, want: sum, h: sha256.New(), bufs: bufs, in: bufs[0][:]}, nil
 }
 
 type reader struct {
-	src     io.Closer
-	r       io.Reader
+	mu      sync.Mutex // Close may come from another goroutine (an HTTP transport does that)
+	src     io.ReadCloser
 	aead    cipher.AEAD
 	want    register.Hash
 	h       hash.Hash
-	in      []byte
-	plain   []byte // decrypted, not yet returned
+	bufs    *chunkBufs // returned to the pool by Close
+	in      []byte     // one sealed chunk, decrypted in place
+	plain   []byte     // decrypted, not yet returned
 	counter uint64
 	done    bool
 	err     error
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for len(r.plain) == 0 {
 		if r.err != nil {
 			return 0, r.err
@@ -334,7 +341,7 @@ func (r *reader) Read(p []byte) (int, error) {
 
 // next decrypts one chunk; a short chunk is the final one.
 func (r *reader) next() error {
-	n, err := io.ReadFull(r.r, r.in)
+	n, err := io.ReadFull(r.src, r.in)
 	final := false
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
@@ -345,7 +352,7 @@ func (r *reader) next() error {
 	if n < tagSize {
 		return fmt.Errorf("payload %s: chunk %d truncated: %w", r.want, r.counter, ErrCorrupt)
 	}
-	plain, err := r.aead.Open(r.in[:0:0], nonce(r.counter, final), r.in[:n], nil)
+	plain, err := r.aead.Open(r.in[:0], nonce(r.counter, final), r.in[:n], nil)
 	if err != nil {
 		return fmt.Errorf("payload %s: chunk %d fails authentication: %w", r.want, r.counter, ErrCorrupt)
 	}
@@ -363,7 +370,31 @@ func (r *reader) next() error {
 	return nil
 }
 
-func (r *reader) Close() error { return r.src.Close() }
+// Close closes the source and gives the buffers back; Read after Close
+// fails.
+func (r *reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bufs == nil {
+		return nil
+	}
+	putChunks(r.bufs)
+	r.bufs, r.in, r.plain, r.err = nil, nil, nil, errClosed
+	return r.src.Close()
+}
+
+var errClosed = errors.New("payload: read after Close")
+
+// chunkBufs are the two chunk-sized buffers a Seal or an open payload
+// works in. They are pooled: a stream of small eM@w messages would
+// otherwise allocate and clear 128 KiB per payload (three payloads per
+// message).
+type chunkBufs [2][chunkSize + tagSize]byte
+
+var chunkPool = sync.Pool{New: func() any { return new(chunkBufs) }}
+
+func getChunks() *chunkBufs  { return chunkPool.Get().(*chunkBufs) }
+func putChunks(b *chunkBufs) { chunkPool.Put(b) }
 
 // Has reports whether payload sum is kept.
 func (s *Store) Has(ctx context.Context, sum register.Hash) (bool, error) {

@@ -90,6 +90,63 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestReadersDoNotShareBuffers: readers and seals borrow pooled buffers;
+// many open at once, read in interleaved steps and closed in any order,
+// each still returns its own payload, and a reader refuses Read after
+// Close (its buffers belong to someone else by then).
+func TestReadersDoNotShareBuffers(t *testing.T) {
+	f := open(t)
+	const n = 8
+	var want [n][]byte
+	var refs [n]register.PayloadRef
+	for i := range n {
+		want[i] = random(chunk + 1000*i)
+		refs[i] = f.keep(t, want[i])
+	}
+	var rs [n]io.ReadCloser
+	var got [n][]byte
+	for i := range n {
+		r, err := f.ps.Open(context.Background(), refs[i].SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs[i] = r
+	}
+	buf := make([]byte, 4000)
+	for open := n; open > 0; {
+		open = 0
+		for i := range n {
+			if rs[i] == nil {
+				continue
+			}
+			k, err := rs[i].Read(buf)
+			got[i] = append(got[i], buf[:k]...)
+			switch {
+			case err == io.EOF:
+				rs[i].Close()
+				rs[i] = nil
+			case err != nil:
+				t.Fatalf("payload %d: %v", i, err)
+			default:
+				open++
+			}
+		}
+	}
+	for i := range n {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("payload %d: read back %d bytes that differ from the %d kept", i, len(got[i]), len(want[i]))
+		}
+	}
+	r, err := f.ps.Open(context.Background(), refs[0].SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if k, err := r.Read(buf); k != 0 || err == nil {
+		t.Fatalf("Read after Close = %d, %v; want an error", k, err)
+	}
+}
+
 func TestNothingKeptUntilAppended(t *testing.T) {
 	f := open(t)
 	p, err := f.ps.Seal(context.Background(), bytes.NewReader([]byte("<Eintritt/>")))
