@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -356,7 +357,12 @@ func snippet(b []byte) string {
 func (c *Client) do(ctx context.Context, method, path string, body *Body, hdr http.Header, handle func(*http.Response) error) error {
 	var raw any
 	if body != nil {
-		raw = retryablehttp.ReaderFunc(body.open)
+		// go-retryablehttp calls a ReaderFunc once when the request is
+		// built, only to probe for a length, and closes what it got. The
+		// body opens on its first Read instead, so that probe costs
+		// nothing (for a kept payload it was a register read and a
+		// decryption per upload).
+		raw = retryablehttp.ReaderFunc(func() (io.Reader, error) { return &lazyBody{open: body.open}, nil })
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.base+path, raw)
 	if err != nil {
@@ -381,6 +387,42 @@ func (c *Client) do(ctx context.Context, method, path string, body *Body, hdr ht
 		return err
 	}
 	closeBody(resp)
+	return nil
+}
+
+// lazyBody opens a Body's content on the first Read. An error opening it
+// ends the request: retrying cannot fix it. The transport may close a
+// request body while another goroutine reads it, hence the lock.
+type lazyBody struct {
+	mu     sync.Mutex
+	open   func() (io.Reader, error)
+	r      io.Reader
+	closed bool
+}
+
+func (l *lazyBody) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, io.ErrClosedPipe
+	}
+	if l.r == nil {
+		r, err := l.open()
+		if err != nil {
+			return 0, &finalError{err: fmt.Errorf("opening the upload body: %w", err)}
+		}
+		l.r = r
+	}
+	return l.r.Read(p)
+}
+
+func (l *lazyBody) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if c, ok := l.r.(io.Closer); ok {
+		return c.Close()
+	}
 	return nil
 }
 

@@ -519,3 +519,57 @@ func TestReplyNotReady(t *testing.T) {
 		t.Fatalf("ack: %v %q %s", err, f.Outcome, ack)
 	}
 }
+
+// TestReaderBodyOpensOncePerAttempt: a ReaderBody is opened once for each
+// attempt and never for anything else (go-retryablehttp probes a body
+// function once when the request is built; that probe must not open a
+// kept payload), and every reader opened is closed.
+func TestReaderBodyOpensOncePerAttempt(t *testing.T) {
+	t.Parallel()
+	p := simtest.NewPKI(t)
+	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{ResetUploads: 2}})
+	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
+	data := randomBytes(t, 256<<10)
+	var mu sync.Mutex
+	opened, closed := 0, 0
+	body := client.ReaderBody(int64(len(data)), sha256.Sum256(data), func() (io.Reader, error) {
+		mu.Lock()
+		opened++
+		mu.Unlock()
+		return &closeCounter{Reader: bytes.NewReader(data), close: func() { mu.Lock(); closed++; mu.Unlock() }}, nil
+	})
+	if _, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-lazy", client.ContentTypeSealed, body); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if log.n() != 3 || opened != 3 || closed != 3 {
+		t.Fatalf("attempts %d, opened %d, closed %d: want 3 each (two resets, then success)", log.n(), opened, closed)
+	}
+}
+
+// TestReaderBodyOpenFails: a body that cannot be opened ends the upload at
+// once (retrying cannot help), with the cause in the error, and nothing is
+// accepted.
+func TestReaderBodyOpenFails(t *testing.T) {
+	t.Parallel()
+	p := simtest.NewPKI(t)
+	s := simtest.Start(t, p, sim.Config{})
+	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
+	gone := errors.New("payload gone")
+	body := client.ReaderBody(10, sha256.Sum256([]byte("0123456789")), func() (io.Reader, error) { return nil, gone })
+	_, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-gone", client.ContentTypeSealed, body)
+	if !errors.Is(err, gone) || !strings.Contains(err.Error(), "opening the upload body") {
+		t.Fatalf("got %v, want an error wrapping the open failure", err)
+	}
+	if log.n() != 1 || len(s.Accepted()) != 0 {
+		t.Fatalf("attempts %d, accepted %d: want 1 and 0", log.n(), len(s.Accepted()))
+	}
+}
+
+type closeCounter struct {
+	io.Reader
+	close func()
+}
+
+func (c *closeCounter) Close() error { c.close(); return nil }

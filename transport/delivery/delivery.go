@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"meldeweg.dev/meldeweg/transport/baapi"
@@ -298,15 +299,25 @@ func (o *Outbox) lease() time.Duration {
 // bodies, decrypted from rest anew for every attempt.
 type sealedPayloads struct{ s *payload.Store }
 
+// Body opens the payload at once, so a payload that is not kept is an
+// error before anything is sent; the first attempt reads that reader, every
+// later one opens the payload again.
 func (p sealedPayloads) Body(ctx context.Context, ref register.PayloadRef) (*client.Body, error) {
-	ok, err := p.s.Has(ctx, ref.SHA256)
+	first, err := p.s.Open(ctx, ref.SHA256)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("payload %s: %w", ref.SHA256, register.ErrNotFound)
-	}
-	return client.ReaderBody(ref.Size, ref.SHA256, func() (io.Reader, error) { return p.s.Open(ctx, ref.SHA256) }), nil
+	var mu sync.Mutex
+	return client.ReaderBody(ref.Size, ref.SHA256, func() (io.Reader, error) {
+		mu.Lock()
+		r := first
+		first = nil
+		mu.Unlock()
+		if r != nil {
+			return r, nil
+		}
+		return p.s.Open(ctx, ref.SHA256)
+	}), nil
 }
 
 // Reply is an opened answer of the BA.
