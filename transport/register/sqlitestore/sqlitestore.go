@@ -49,6 +49,7 @@ type Store struct {
 	path  string
 
 	stmts   map[string]*sql.Stmt // the write path's statements, prepared at Open (see wtx)
+	reads   map[string]*sql.Stmt // the hot reads (readQueries), on the reader pool
 	ops     chan writeOp         // unbuffered: a send succeeds only when the committer takes it
 	quit    chan struct{}        // closed by Close
 	stopped chan struct{}        // closed when the committer has returned
@@ -127,6 +128,17 @@ const (
 var writeQueries = []string{qSavepoint, qRollbackTo, qRelease, qHead, qInsertEntry, qUpdateHead, qInsertPayload, qInsertChunk,
 	qUpdatePayload, qDeleteChunks, qDeletePayload, qCountMessage, qInsertMessage, qSelectMessage, qUpdateMessage, qClaimable}
 
+// Hot reads: a message by ID and a payload's chunks are read for every
+// message sent; prepared once like the writes (database/sql prepares a
+// statement on each pooled connection once, when first used there).
+const (
+	qMessageByID   = `SELECT ` + messageCols + ` FROM outbox_messages WHERE id = ?`
+	qPayloadChunks = `SELECT chunks FROM register_payloads WHERE sha256 = ?`
+	qPayloadChunk  = `SELECT data FROM register_payload_chunks WHERE sha256 = ? AND n = ?`
+)
+
+var readQueries = []string{qMessageByID, qPayloadChunks, qPayloadChunk}
+
 // maxBatch bounds how many writes share one transaction (and one fsync).
 const maxBatch = 256
 
@@ -178,6 +190,17 @@ func Open(ctx context.Context, file string, opt Options) (*Store, error) {
 			return nil, fmt.Errorf("register %s: preparing %q: %w", file, q, err)
 		}
 		s.stmts[q] = st
+	}
+	s.reads = make(map[string]*sql.Stmt, len(readQueries))
+	for _, q := range readQueries {
+		st, err := s.r.PrepareContext(ctx, q)
+		if err != nil {
+			close(s.stopped)
+			s.w.Close()
+			s.r.Close()
+			return nil, fmt.Errorf("register %s: preparing %q: %w", file, q, err)
+		}
+		s.reads[q] = st
 	}
 	go s.committer()
 	return s, nil
@@ -442,7 +465,7 @@ func keepPayload(w *wtx, at time.Time, sum register.Hash, data io.Reader) error 
 // Payload implements register.Store.
 func (s *Store) Payload(ctx context.Context, sum register.Hash) (io.ReadCloser, error) {
 	var chunks int
-	err := s.r.QueryRowContext(ctx, `SELECT chunks FROM register_payloads WHERE sha256 = ?`, sum[:]).Scan(&chunks)
+	err := s.reads[qPayloadChunks].QueryRowContext(ctx, sum[:]).Scan(&chunks)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("payload %s: %w", sum, register.ErrNotFound)
 	}
@@ -451,7 +474,7 @@ func (s *Store) Payload(ctx context.Context, sum register.Hash) (io.ReadCloser, 
 	}
 	return register.ChunkReader(sum, chunks, func(n int) ([]byte, error) {
 		var b []byte
-		err := s.r.QueryRowContext(ctx, `SELECT data FROM register_payload_chunks WHERE sha256 = ? AND n = ?`, sum[:], n).Scan(&b)
+		err := s.reads[qPayloadChunk].QueryRowContext(ctx, sum[:], n).Scan(&b)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, register.ErrNotFound
 		}
@@ -757,7 +780,7 @@ func (s *Store) Transition(ctx context.Context, t register.Transition) (register
 
 // Message implements register.Store.
 func (s *Store) Message(ctx context.Context, id register.MessageID) (register.Message, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM outbox_messages WHERE id = ?`, id))
+	m, err := scanMessage(s.reads[qMessageByID].QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("message %s: %w", id, register.ErrNotFound)
 	}
