@@ -401,45 +401,61 @@ func (s *Store) runBatch(batch []writeOp) {
 
 const entryCols = `seq, time_us, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
-// appendAll appends entries in order, in one transaction.
+// appendAll appends entries in order, in one transaction. The head is
+// read once and written once for all of them: the entries of one write
+// chain to each other in memory (a message's first commit appends four).
 func appendAll(w *wtx, at time.Time, entries ...register.AppendParams) error {
-	for _, e := range entries {
-		if _, err := appendTx(w, at, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := appendChain(w, at, entries)
+	return err
 }
 
 func appendTx(w *wtx, at time.Time, p register.AppendParams) (register.Entry, error) {
-	var seq int64
-	var head []byte
-	if err := w.queryRow(qHead).Scan(&seq, &head); err != nil {
-		return register.Entry{}, fmt.Errorf("reading register head: %w", err)
-	}
-	prev, ok := register.HashFromBytes(head)
-	if !ok {
-		return register.Entry{}, fmt.Errorf("register head hash has %d bytes, expected 32", len(head))
-	}
-	e, err := register.NewEntry(prev, seq+1, at, p)
+	es, err := appendChain(w, at, []register.AppendParams{p})
 	if err != nil {
 		return register.Entry{}, err
 	}
-	r := e.Record()
-	if _, err := w.exec(qInsertEntry,
-		r.Seq, r.Time.UnixMicro(), r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
-		r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
-		return register.Entry{}, fmt.Errorf("appending entry %d: %w", r.Seq, err)
+	return es[0], nil
+}
+
+// appendChain appends ps in order after the register head and advances
+// the head to the last of them.
+func appendChain(w *wtx, at time.Time, ps []register.AppendParams) ([]register.Entry, error) {
+	var seq int64
+	var head []byte
+	if err := w.queryRow(qHead).Scan(&seq, &head); err != nil {
+		return nil, fmt.Errorf("reading register head: %w", err)
 	}
-	if _, err := w.exec(qUpdateHead, r.Seq, r.Hash[:]); err != nil {
-		return register.Entry{}, fmt.Errorf("advancing register head: %w", err)
+	prev, ok := register.HashFromBytes(head)
+	if !ok {
+		return nil, fmt.Errorf("register head hash has %d bytes, expected 32", len(head))
 	}
-	if p.Data != nil {
-		if err := keepPayload(w, at, p.Payload.SHA256, p.Data); err != nil {
-			return register.Entry{}, fmt.Errorf("entry %d: keeping payload %s: %w", r.Seq, p.Payload.SHA256, err)
+	es := make([]register.Entry, 0, len(ps))
+	for _, p := range ps {
+		seq++
+		e, err := register.NewEntry(prev, seq, at, p)
+		if err != nil {
+			return nil, err
+		}
+		r := e.Record()
+		if _, err := w.exec(qInsertEntry,
+			r.Seq, r.Time.UnixMicro(), r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
+			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
+			return nil, fmt.Errorf("appending entry %d: %w", r.Seq, err)
+		}
+		if p.Data != nil {
+			if err := keepPayload(w, at, p.Payload.SHA256, p.Data); err != nil {
+				return nil, fmt.Errorf("entry %d: keeping payload %s: %w", r.Seq, p.Payload.SHA256, err)
+			}
+		}
+		prev = r.Hash
+		es = append(es, e)
+	}
+	if len(es) > 0 {
+		if _, err := w.exec(qUpdateHead, seq, prev[:]); err != nil {
+			return nil, fmt.Errorf("advancing register head: %w", err)
 		}
 	}
-	return e, nil
+	return es, nil
 }
 
 // keepPayload stores data under sum unless the register holds it already.
