@@ -65,11 +65,10 @@ import (
 //     two CPUs and taskset (util-linux); skipped otherwise.
 //   - ba=in-process: the simulator runs in the benchmark's process and
 //     shares both CPUs with Meldeweg, so every cycle the BA spends on an
-//     upload (decrypt, verify, validate, sign, five fsyncs) is one
-//     Meldeweg cannot use, and end to end pays the BA's work twice over
-//     (its own message and its acknowledgement) where a raw POST pays it
-//     once. The ratio is then bounded by the CPU per message of the two
-//     paths together; it is reported for comparison.
+//     upload (decrypt, verify, validate, sign the answer, five fsyncs; raw
+//     uploads are judged the same way) is one Meldeweg cannot use. The
+//     ratio is then bounded by the CPU per message of both programs
+//     together against the BA's alone; it is reported for comparison.
 //
 // Where the time goes (CPU profile and strace -f -e trace=fsync): per
 // message the client waits for 3 synchronous register commits (several

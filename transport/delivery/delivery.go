@@ -136,7 +136,10 @@ func (o *Outbox) Send(ctx context.Context, ep *Endpoint, p SubmitParams) (m regi
 			}
 			return m, created, err
 		}
-		if r.Err != nil && o.Attempt != nil {
+		if r.Err == nil {
+			return r.Message, created, nil // sent, receipt recorded
+		}
+		if o.Attempt != nil {
 			o.Attempt(r)
 		}
 	}
