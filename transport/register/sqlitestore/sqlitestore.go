@@ -174,36 +174,36 @@ func Open(ctx context.Context, file string, opt Options) (*Store, error) {
 	w.SetMaxOpenConns(1) // only the committer writes
 	s := &Store{w: w, r: r, clock: opt.Clock, path: file,
 		ops: make(chan writeOp), quit: make(chan struct{}), stopped: make(chan struct{})}
-	if err := s.migrate(ctx); err != nil {
+	fail := func(err error) (*Store, error) {
 		close(s.stopped)
 		s.w.Close()
 		s.r.Close()
 		return nil, fmt.Errorf("register %s: %w", file, err)
 	}
-	s.stmts = make(map[string]*sql.Stmt, len(writeQueries))
-	for _, q := range writeQueries {
-		st, err := s.w.PrepareContext(ctx, q)
-		if err != nil {
-			close(s.stopped)
-			s.w.Close()
-			s.r.Close()
-			return nil, fmt.Errorf("register %s: preparing %q: %w", file, q, err)
-		}
-		s.stmts[q] = st
+	if err := s.migrate(ctx); err != nil {
+		return fail(err)
 	}
-	s.reads = make(map[string]*sql.Stmt, len(readQueries))
-	for _, q := range readQueries {
-		st, err := s.r.PrepareContext(ctx, q)
-		if err != nil {
-			close(s.stopped)
-			s.w.Close()
-			s.r.Close()
-			return nil, fmt.Errorf("register %s: preparing %q: %w", file, q, err)
-		}
-		s.reads[q] = st
+	if s.stmts, err = prepareAll(ctx, s.w, writeQueries); err != nil {
+		return fail(err)
+	}
+	if s.reads, err = prepareAll(ctx, s.r, readQueries); err != nil {
+		return fail(err)
 	}
 	go s.committer()
 	return s, nil
+}
+
+// prepareAll prepares queries on db, by query text.
+func prepareAll(ctx context.Context, db *sql.DB, queries []string) (map[string]*sql.Stmt, error) {
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("preparing %q: %w", q, err)
+		}
+		stmts[q] = st
+	}
+	return stmts, nil
 }
 
 // Path returns the database file.
