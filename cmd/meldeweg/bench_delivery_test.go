@@ -103,9 +103,9 @@ const (
 )
 
 // deliveryRates runs n messages end to end, perUpload to an upload, with
-// workers goroutines, then n raw POSTs with as many clients, and returns
-// messages per second, POSTs per second and the size of one sealed
-// upload.
+// workers goroutines, and n raw POSTs with as many clients, in alternating
+// rounds, and returns messages per second, POSTs per second and the size
+// of one sealed upload.
 func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (e2e, raw float64, sealedSize int) {
 	ctx := context.Background()
 	var ba *baBundle
@@ -190,44 +190,71 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 	}
 
 	settle(outbox("warm-up"), send(outbox("warm-up"), 0))
-	// Senders hand every sent message to the collectors, as "send" and
-	// "poll" do in production; the clock stops when the last message is
-	// acknowledged and settled.
+	// The raw POSTs carry a real sealed upload, so the simulator stores,
+	// records and judges them as it does the end-to-end ones.
+	sample := sealedSample(b, ep, codec)
+	rp := newRawPoster(b, ba.url, tlsCfg, sample, workers)
+	defer rp.close()
+
+	// e2eRound sends uploads first..last end to end: senders hand every
+	// sent message to the collectors, as "send" and "poll" do in
+	// production; the round ends when the last message is acknowledged and
+	// settled.
 	uploads := n / perUpload
-	var next atomic.Int64
-	sent := make(chan register.MessageID, uploads)
-	var senders, collectors sync.WaitGroup
-	cpu0, baCPU0 := cpuTime(), baCPU()
-	start := time.Now()
-	for w := range workers {
-		senders.Add(1)
-		go func() {
-			defer senders.Done()
-			ob := outbox(fmt.Sprintf("send-%d", w))
-			for {
-				i := int(next.Add(1))
-				if i > uploads {
-					return
+	e2eRound := func(first, last int) {
+		next := atomic.Int64{}
+		next.Store(int64(first - 1))
+		sent := make(chan register.MessageID, last-first+1)
+		var senders, collectors sync.WaitGroup
+		for w := range workers {
+			senders.Add(1)
+			go func() {
+				defer senders.Done()
+				ob := outbox(fmt.Sprintf("send-%d", w))
+				for {
+					i := int(next.Add(1))
+					if i > last {
+						return
+					}
+					sent <- send(ob, i)
 				}
-				sent <- send(ob, i)
-			}
-		}()
-		collectors.Add(1)
-		go func() {
-			defer collectors.Done()
-			ob := outbox(fmt.Sprintf("collect-%d", w))
-			for mid := range sent {
-				settle(ob, mid)
-			}
-		}()
+			}()
+			collectors.Add(1)
+			go func() {
+				defer collectors.Done()
+				ob := outbox(fmt.Sprintf("collect-%d", w))
+				for mid := range sent {
+					settle(ob, mid)
+				}
+			}()
+		}
+		senders.Wait()
+		close(sent)
+		collectors.Wait()
 	}
-	senders.Wait()
-	close(sent)
-	collectors.Wait()
-	e2e = float64(n) / time.Since(start).Seconds()
-	b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/float64(n), "e2e-cpu-ms/msg")
+
+	// The two run in alternating rounds, so that a change in the speed of
+	// the (shared, virtual) machine during the run affects both alike.
+	const rounds = 4
+	var e2eWall, e2eCPU, e2eBA, rawWall, rawCPU, rawBA time.Duration
+	measure := func(wall, cpu, baTime *time.Duration, run func()) {
+		c0, ba0, t0 := cpuTime(), baCPU(), time.Now()
+		run()
+		*wall += time.Since(t0)
+		*cpu += cpuTime() - c0
+		*baTime += baCPU() - ba0
+	}
+	for r := range rounds {
+		first, last := r*uploads/rounds+1, (r+1)*uploads/rounds
+		measure(&e2eWall, &e2eCPU, &e2eBA, func() { e2eRound(first, last) })
+		measure(&rawWall, &rawCPU, &rawBA, func() { rp.run(r*n/rounds+1, (r+1)*n/rounds) })
+	}
+	perMsg := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(n) }
+	b.ReportMetric(perMsg(e2eCPU), "e2e-cpu-ms/msg")
+	b.ReportMetric(perMsg(rawCPU), "raw-cpu-ms/post")
 	if arr == baOwnCPU {
-		b.ReportMetric((baCPU()-baCPU0).Seconds()*1e3/float64(n), "e2e-ba-cpu-ms/msg")
+		b.ReportMetric(perMsg(e2eBA), "e2e-ba-cpu-ms/msg")
+		b.ReportMetric(perMsg(rawBA), "raw-ba-cpu-ms/post")
 	}
 	var parts []string
 	for i, name := range []string{"build", "send", "await-ack", "settle"} {
@@ -236,16 +263,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 		b.ReportMetric(ms, name+"-ms/upload")
 	}
 	b.Logf("time per upload and stage (summed over workers): %s", strings.Join(parts, ", "))
-
-	// The raw POSTs carry a real sealed upload, so the simulator stores,
-	// records and judges them as it did the end-to-end ones.
-	sample := sealedSample(b, ep, codec)
-	baCPU0 = baCPU()
-	raw = rawPOSTRate(b, ba.url, tlsCfg, sample, n, workers)
-	if arr == baOwnCPU {
-		b.ReportMetric((baCPU()-baCPU0).Seconds()*1e3/float64(n), "raw-ba-cpu-ms/post")
-	}
-	return e2e, raw, len(sample)
+	return float64(n) / e2eWall.Seconds(), float64(n) / rawWall.Seconds(), len(sample)
 }
 
 // benchEndpoint is the provider's eM@w endpoint from the test PKI, and its
@@ -279,59 +297,73 @@ func sealedSample(b *testing.B, ep *delivery.Endpoint, codec *msg.Codec) []byte 
 	return sealed.Bytes()
 }
 
-// rawPOSTRate sends n uploads of body with bare mTLS http.Clients (one
+// rawPoster sends uploads of body with bare mTLS http.Clients: one
 // kept-alive connection per client, no retries, no checks beyond the
-// status) from clients goroutines and returns uploads per second.
-func rawPOSTRate(b *testing.B, url string, tlsCfg *tls.Config, body []byte, n, clients int) float64 {
-	digest := baapi.FormatDigest(sha256.Sum256(body))
-	post := func(hc *http.Client, i int) {
-		id := baapi.MessageID(fmt.Sprintf("raw-%06d", i))
-		req, _ := http.NewRequest(http.MethodPost, url+baapi.UploadPath(baapi.ChannelEmaw, id), bytes.NewReader(body))
-		req.Header.Set(baapi.HeaderMessageID, string(id))
-		req.Header.Set(baapi.HeaderDigest, digest)
-		resp, err := hc.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Read the receipt to the end, so the connection is kept alive
-		// (an unread body closes it, and every POST would pay a handshake).
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			b.Fatalf("raw POST: %s", resp.Status)
-		}
-	}
-	newClient := func() (*http.Client, func()) {
+// status.
+type rawPoster struct {
+	b      *testing.B
+	url    string
+	body   []byte
+	digest string
+	hcs    []*http.Client
+	close  func()
+}
+
+// newRawPoster connects clients clients (each sends one upload to warm up).
+func newRawPoster(b *testing.B, url string, tlsCfg *tls.Config, body []byte, clients int) *rawPoster {
+	rp := &rawPoster{b: b, url: url, body: body, digest: baapi.FormatDigest(sha256.Sum256(body))}
+	var trs []*http.Transport
+	for w := range clients {
 		tr := &http.Transport{TLSClientConfig: tlsCfg.Clone()}
-		return &http.Client{Transport: tr}, tr.CloseIdleConnections
+		trs = append(trs, tr)
+		rp.hcs = append(rp.hcs, &http.Client{Transport: tr})
+		rp.post(rp.hcs[w], -1-w)
 	}
-	var next atomic.Int64
+	rp.close = func() {
+		for _, tr := range trs {
+			tr.CloseIdleConnections()
+		}
+	}
+	return rp
+}
+
+func (rp *rawPoster) post(hc *http.Client, i int) {
+	id := baapi.MessageID(fmt.Sprintf("raw-%06d", i))
+	req, _ := http.NewRequest(http.MethodPost, rp.url+baapi.UploadPath(baapi.ChannelEmaw, id), bytes.NewReader(rp.body))
+	req.Header.Set(baapi.HeaderMessageID, string(id))
+	req.Header.Set(baapi.HeaderDigest, rp.digest)
+	resp, err := hc.Do(req)
+	if err != nil {
+		rp.b.Fatal(err)
+	}
+	// Read the receipt to the end, so the connection is kept alive (an
+	// unread body closes it, and every POST would pay a handshake).
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		rp.b.Fatalf("raw POST: %s", resp.Status)
+	}
+}
+
+// run sends uploads first..last, every client in its own goroutine.
+func (rp *rawPoster) run(first, last int) {
+	next := atomic.Int64{}
+	next.Store(int64(first - 1))
 	var wg sync.WaitGroup
-	hcs := make([]*http.Client, clients)
-	for w := range clients {
-		hc, done := newClient()
-		defer done()
-		post(hc, -1-w) // connect and warm up
-		hcs[w] = hc
-	}
-	cpu0 := cpuTime()
-	start := time.Now()
-	defer func() { b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/float64(n), "raw-cpu-ms/post") }()
-	for w := range clients {
+	for _, hc := range rp.hcs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1))
-				if i > n {
+				if i > last {
 					return
 				}
-				post(hcs[w], i)
+				rp.post(hc, i)
 			}
 		}()
 	}
 	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
 }
 
 // cpuTime is the CPU time this process (client and simulator) has used.
