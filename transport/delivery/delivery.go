@@ -80,6 +80,36 @@ type Outbox struct {
 	Lease time.Duration
 	// Attempt, if set, is told about every failed upload attempt.
 	Attempt func(client.SendResult)
+	// MaxAnswerBytes bounds an answer of the BA opened into memory (Open,
+	// Reopen). The sealed answer is bounded by the client's
+	// MaxReplyBytes, but its content is compressed inside the signature
+	// and can inflate a thousandfold before the signature is checked.
+	// Defaults to 256 MiB.
+	MaxAnswerBytes int64
+}
+
+func (o *Outbox) maxAnswer() int64 {
+	if o.MaxAnswerBytes <= 0 {
+		return 256 << 20
+	}
+	return o.MaxAnswerBytes
+}
+
+// ErrAnswerTooLarge: an answer of the BA opens to more than
+// Outbox.MaxAnswerBytes.
+var ErrAnswerTooLarge = errors.New("answer too large to open in memory")
+
+// boundedBuffer is a bytes.Buffer that refuses to grow past max.
+type boundedBuffer struct {
+	bytes.Buffer
+	max int64
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if int64(b.Len())+int64(len(p)) > b.max {
+		return 0, fmt.Errorf("%w: more than %d bytes (Outbox.MaxAnswerBytes)", ErrAnswerTooLarge, b.max)
+	}
+	return b.Buffer.Write(p)
 }
 
 // SubmitParams describes a payload to deliver.
@@ -376,7 +406,7 @@ func (o *Outbox) Open(ctx context.Context, ep *Endpoint, sealed []byte) (*Reply,
 	if err != nil {
 		return &Reply{Sealed: ref}, err
 	}
-	var plain bytes.Buffer
+	plain := boundedBuffer{max: o.maxAnswer()}
 	// Replies are opened with the compat floor whatever the upload profile:
 	// the BA seals its answers with compat (transport/baapi, "Envelope"),
 	// and compat still refuses SHA-1, MD5, DES, 3DES and RC2.
@@ -402,7 +432,7 @@ func (o *Outbox) Reopen(ctx context.Context, ep *Endpoint, ref register.PayloadR
 		return nil, err
 	}
 	defer rc.Close()
-	var plain bytes.Buffer
+	plain := boundedBuffer{max: o.maxAnswer()}
 	si, err := cms.Open(ctx, &plain, rc, cms.OpenOptions{Key: key, Cert: ep.Reply.Cert, Trust: ep.Trust, Profile: ep.profile()})
 	if err != nil {
 		return nil, fmt.Errorf("stored answer %s does not open: %w", ref.SHA256, err)

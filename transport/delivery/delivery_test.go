@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,5 +164,46 @@ func TestSettleOnceWithItsFeedback(t *testing.T) {
 	}
 	if _, err := ob.Store.Verify(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAnswerInflatingPastTheLimitIsRefused: an answer's content is
+// compressed inside the signature, so a small sealed answer can open to
+// far more; Open and Reopen refuse to hold more than MaxAnswerBytes in
+// memory, and stop inflating there.
+func TestAnswerInflatingPastTheLimitIsRefused(t *testing.T) {
+	ob, ep, pkiDir := setup(t)
+	ctx := context.Background()
+	baSign, err := pki.LoadIdentity(filepath.Join(pkiDir, "ba-sign.pem"), filepath.Join(pkiDir, "ba-sign.key"), pki.Password{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("<Quittung/>"), 200_000) // 2.2 MB, compresses to a few KB
+	var sealed bytes.Buffer
+	if err := cms.Seal(ctx, &sealed, bytes.NewReader(content), cms.SealOptions{Signer: cms.Signer{Key: baSign.Key, Cert: baSign.Cert},
+		Recipients: []*x509.Certificate{ep.Reply.Cert}}); err != nil {
+		t.Fatal(err)
+	}
+	if sealed.Len() > 64<<10 {
+		t.Fatalf("sealed answer is %d bytes; the test wants a small one that inflates", sealed.Len())
+	}
+	r, err := ob.Open(ctx, ep, sealed.Bytes())
+	if err != nil || !bytes.Equal(r.Plain, content) {
+		t.Fatalf("within the default limit: %v", err)
+	}
+	if _, err := ob.Store.Append(ctx, r.Entry(register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
+		Event: register.EventReceived, Actor: register.System("test"), Detail: "answer"})); err != nil {
+		t.Fatal(err)
+	}
+	ob.MaxAnswerBytes = 1 << 20
+	if _, err := ob.Reopen(ctx, ep, r.Sealed); !errors.Is(err, delivery.ErrAnswerTooLarge) {
+		t.Fatalf("Reopen past the limit: %v, want ErrAnswerTooLarge", err)
+	}
+	r, err = ob.Open(ctx, ep, sealed.Bytes())
+	if !errors.Is(err, delivery.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "1048576") {
+		t.Fatalf("Open past the limit: %v, want ErrAnswerTooLarge naming the limit", err)
+	}
+	if r == nil || r.Sealed.Size != int64(sealed.Len()) {
+		t.Fatalf("the refused answer is still named for the register: %+v", r)
 	}
 }
