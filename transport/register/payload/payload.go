@@ -219,9 +219,10 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 	w.Write([]byte(magic))
 	w.Write(salt)
 	h := sha256.New()
-	bufs := getChunks()
-	defer putChunks(bufs)
-	buf, out := bufs[0][:chunkSize], bufs[1][:0]
+	in, sealed := getChunk(), getChunk()
+	defer putChunk(in)
+	defer putChunk(sealed)
+	buf, out := in[:chunkSize], sealed[:0]
 	var size int64
 	for counter := uint64(0); ; counter++ {
 		if err := ctx.Err(); err != nil {
@@ -304,8 +305,8 @@ func (s *Store) Open(ctx context.Context, sum register.Hash) (io.ReadCloser, err
 		src.Close()
 		return nil, err
 	}
-	bufs := getChunks()
-	return &reader{src: src, aead: aead, want: sum, h: sha256.New(), bufs: bufs, in: bufs[0][:]}, nil
+	buf := getChunk()
+	return &reader{src: src, aead: aead, want: sum, h: sha256.New(), buf: buf, in: buf[:]}, nil
 }
 
 type reader struct {
@@ -314,9 +315,9 @@ type reader struct {
 	aead    cipher.AEAD
 	want    register.Hash
 	h       hash.Hash
-	bufs    *chunkBufs // returned to the pool by Close
-	in      []byte     // one sealed chunk, decrypted in place
-	plain   []byte     // decrypted, not yet returned
+	buf     *chunkBuf // returned to the pool by Close
+	in      []byte    // one sealed chunk, decrypted in place
+	plain   []byte    // decrypted, not yet returned
 	counter uint64
 	done    bool
 	err     error
@@ -375,26 +376,26 @@ func (r *reader) next() error {
 func (r *reader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.bufs == nil {
+	if r.buf == nil {
 		return nil
 	}
-	putChunks(r.bufs)
-	r.bufs, r.in, r.plain, r.err = nil, nil, nil, errClosed
+	putChunk(r.buf)
+	r.buf, r.in, r.plain, r.err = nil, nil, nil, errClosed
 	return r.src.Close()
 }
 
 var errClosed = errors.New("payload: read after Close")
 
-// chunkBufs are the two chunk-sized buffers a Seal or an open payload
-// works in. They are pooled: a stream of small eM@w messages would
-// otherwise allocate and clear 128 KiB per payload (three payloads per
+// chunkBuf holds one sealed chunk: Seal works in two, an open payload in
+// one. They are pooled: a stream of small eM@w messages would otherwise
+// allocate and clear 64 to 128 KiB per payload (three payloads per
 // message).
-type chunkBufs [2][chunkSize + tagSize]byte
+type chunkBuf [chunkSize + tagSize]byte
 
-var chunkPool = sync.Pool{New: func() any { return new(chunkBufs) }}
+var chunkPool = sync.Pool{New: func() any { return new(chunkBuf) }}
 
-func getChunks() *chunkBufs  { return chunkPool.Get().(*chunkBufs) }
-func putChunks(b *chunkBufs) { chunkPool.Put(b) }
+func getChunk() *chunkBuf  { return chunkPool.Get().(*chunkBuf) }
+func putChunk(b *chunkBuf) { chunkPool.Put(b) }
 
 // Has reports whether payload sum is kept.
 func (s *Store) Has(ctx context.Context, sum register.Hash) (bool, error) {
