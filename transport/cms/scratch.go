@@ -31,10 +31,10 @@ type scratch struct {
 }
 
 var (
-	bufPool    = sync.Pool{New: func() any { return new([bufSize]byte) }}
-	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, chunkSize) }}
-	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, chunkSize) }}
-	zlibReader sync.Pool // io.ReadCloser that is also a zlib.Resetter
+	bufPool     = sync.Pool{New: func() any { return new([bufSize]byte) }}
+	readerPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, chunkSize) }}
+	writerPool  = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, chunkSize) }}
+	zlibReaders sync.Pool // io.ReadCloser that is also a zlib.Resetter
 )
 
 // buf lends a buffer of bufSize bytes (length bufSize, contents undefined).
@@ -63,7 +63,7 @@ func (s *scratch) bufWriter(w io.Writer) *bufio.Writer {
 // zlibReader lends a zlib reader over r (reading its header, as
 // zlib.NewReader does).
 func (s *scratch) zlibReader(r io.Reader) (io.ReadCloser, error) {
-	if zr, ok := zlibReader.Get().(io.ReadCloser); ok {
+	if zr, ok := zlibReaders.Get().(io.ReadCloser); ok {
 		if err := zr.(zlib.Resetter).Reset(r, nil); err != nil {
 			return nil, err // a reader that failed its reset is not reused
 		}
@@ -93,7 +93,7 @@ func (s *scratch) release() {
 		writerPool.Put(s.writer)
 	}
 	if s.zr != nil {
-		zlibReader.Put(s.zr)
+		zlibReaders.Put(s.zr)
 	}
 	*s = scratch{}
 }
