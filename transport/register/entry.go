@@ -93,6 +93,25 @@ func NewEntry(prev Hash, seq int64, at time.Time, p AppendParams) (Entry, error)
 	return e, nil
 }
 
+// Chain builds the entries of ps, in order, to follow the register head
+// (prev, seq): each chains to the one before it, and the last is the new
+// head. A backend reads its head once per write, appends what Chain
+// returns and advances the head once. Invalid params give a *FieldError
+// and no entries.
+func Chain(prev Hash, seq int64, at time.Time, ps []AppendParams) ([]Entry, error) {
+	es := make([]Entry, 0, len(ps))
+	for _, p := range ps {
+		seq++
+		e, err := NewEntry(prev, seq, at, p)
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+		prev = e.hash
+	}
+	return es, nil
+}
+
 // Accessors.
 func (e Entry) Seq() int64                  { return e.seq }
 func (e Entry) Time() time.Time             { return e.time }

@@ -380,3 +380,27 @@ func TestExportJSONLRoundTrip(t *testing.T) {
 		t.Fatalf("unexpected CSV:\n%s", c.String())
 	}
 }
+
+// TestChainFollowsTheHead: Chain builds what NewEntry one by one would,
+// continuing from the head given; an invalid params gives no entries.
+func TestChainFollowsTheHead(t *testing.T) {
+	head := chain(t, 2)[1]
+	ps := []AppendParams{params(2), params(3), params(4)}
+	es, err := Chain(head.Hash(), head.Seq(), t0, ps)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("Chain: %d entries, %v", len(es), err)
+	}
+	prev := head.Hash()
+	for i, e := range es {
+		want, err := NewEntry(prev, head.Seq()+int64(i)+1, t0, ps[i])
+		if err != nil || e != want {
+			t.Fatalf("entry %d: %+v, want %+v (%v)", i, e, want, err)
+		}
+		prev = e.Hash()
+	}
+	bad := params(5)
+	bad.Actor = Actor{}
+	if es, err := Chain(head.Hash(), head.Seq(), t0, []AppendParams{params(2), bad}); err == nil || es != nil {
+		t.Fatalf("Chain with an invalid params: %d entries, %v", len(es), err)
+	}
+}

@@ -134,50 +134,62 @@ func (s *Store) now() time.Time { return s.clock().UTC().Truncate(time.Microseco
 
 const entryCols = `seq, time, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, detail, prev_hash, hash`
 
-// appendAll appends entries in order, in one transaction.
+// appendAll appends entries in order, in one transaction: the payloads
+// first, before the head row is locked, so that writing a large one does
+// not hold up other instances' appends; then the head is locked and read
+// once, the entries chained to it in memory (register.Chain), inserted,
+// and the head advanced once.
 func appendAll(ctx context.Context, tx pgx.Tx, at time.Time, entries ...register.AppendParams) error {
-	for _, e := range entries {
-		if _, err := appendTx(ctx, tx, at, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := appendChain(ctx, tx, at, entries)
+	return err
 }
 
 func appendTx(ctx context.Context, tx pgx.Tx, at time.Time, p register.AppendParams) (register.Entry, error) {
-	// The payload goes in before the head row is locked, so that writing
-	// a large one does not hold up other instances' appends.
-	if p.Data != nil {
+	es, err := appendChain(ctx, tx, at, []register.AppendParams{p})
+	if err != nil {
+		return register.Entry{}, err
+	}
+	return es[0], nil
+}
+
+func appendChain(ctx context.Context, tx pgx.Tx, at time.Time, ps []register.AppendParams) ([]register.Entry, error) {
+	for _, p := range ps {
+		if p.Data == nil {
+			continue
+		}
 		if err := register.CheckEntry(p); err != nil {
-			return register.Entry{}, err
+			return nil, err
 		}
 		if err := keepPayload(ctx, tx, at, p.Payload.SHA256, p.Data); err != nil {
-			return register.Entry{}, fmt.Errorf("keeping payload %s: %w", p.Payload.SHA256, err)
+			return nil, fmt.Errorf("keeping payload %s: %w", p.Payload.SHA256, err)
 		}
 	}
 	var seq int64
 	var head []byte
 	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM register_head WHERE id = 1 FOR UPDATE`).Scan(&seq, &head); err != nil {
-		return register.Entry{}, fmt.Errorf("reading register head: %w", err)
+		return nil, fmt.Errorf("reading register head: %w", err)
 	}
 	prev, ok := register.HashFromBytes(head)
 	if !ok {
-		return register.Entry{}, fmt.Errorf("register head hash has %d bytes, expected 32", len(head))
+		return nil, fmt.Errorf("register head hash has %d bytes, expected 32", len(head))
 	}
-	e, err := register.NewEntry(prev, seq+1, at, p)
-	if err != nil {
-		return register.Entry{}, err
+	es, err := register.Chain(prev, seq, at, ps)
+	if err != nil || len(es) == 0 {
+		return nil, err
 	}
-	r := e.Record()
-	if _, err := tx.Exec(ctx, `INSERT INTO register_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
-		r.Seq, r.Time, r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
-		r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
-		return register.Entry{}, fmt.Errorf("appending entry %d: %w", r.Seq, err)
+	for _, e := range es {
+		r := e.Record()
+		if _, err := tx.Exec(ctx, `INSERT INTO register_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`,
+			r.Seq, r.Time, r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
+			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
+			return nil, fmt.Errorf("appending entry %d: %w", r.Seq, err)
+		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE register_head SET seq = $1, hash = $2 WHERE id = 1`, r.Seq, r.Hash[:]); err != nil {
-		return register.Entry{}, fmt.Errorf("advancing register head: %w", err)
+	last := es[len(es)-1].Record()
+	if _, err := tx.Exec(ctx, `UPDATE register_head SET seq = $1, hash = $2 WHERE id = 1`, last.Seq, last.Hash[:]); err != nil {
+		return nil, fmt.Errorf("advancing register head: %w", err)
 	}
-	return e, nil
+	return es, nil
 }
 
 // keepPayload stores data under sum unless the register holds it already.

@@ -429,31 +429,26 @@ func appendChain(w *wtx, at time.Time, ps []register.AppendParams) ([]register.E
 	if !ok {
 		return nil, fmt.Errorf("register head hash has %d bytes, expected 32", len(head))
 	}
-	es := make([]register.Entry, 0, len(ps))
-	for _, p := range ps {
-		seq++
-		e, err := register.NewEntry(prev, seq, at, p)
-		if err != nil {
-			return nil, err
-		}
+	es, err := register.Chain(prev, seq, at, ps)
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	for i, e := range es {
 		r := e.Record()
 		if _, err := w.exec(qInsertEntry,
 			r.Seq, r.Time.UnixMicro(), r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
 			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
 			return nil, fmt.Errorf("appending entry %d: %w", r.Seq, err)
 		}
-		if p.Data != nil {
+		if p := ps[i]; p.Data != nil {
 			if err := keepPayload(w, at, p.Payload.SHA256, p.Data); err != nil {
 				return nil, fmt.Errorf("entry %d: keeping payload %s: %w", r.Seq, p.Payload.SHA256, err)
 			}
 		}
-		prev = r.Hash
-		es = append(es, e)
 	}
-	if len(es) > 0 {
-		if _, err := w.exec(qUpdateHead, seq, prev[:]); err != nil {
-			return nil, fmt.Errorf("advancing register head: %w", err)
-		}
+	last := es[len(es)-1].Record()
+	if _, err := w.exec(qUpdateHead, last.Seq, last.Hash[:]); err != nil {
+		return nil, fmt.Errorf("advancing register head: %w", err)
 	}
 	return es, nil
 }
