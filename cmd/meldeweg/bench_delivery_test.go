@@ -21,22 +21,22 @@ import (
 	"testing"
 	"time"
 
-	"meldeweg.dev/meldeweg/emaw/exchange"
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
+	"meldeweg.dev/meldeweg/basim/simtest"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
 	"meldeweg.dev/meldeweg/emaw/rules"
+	"meldeweg.dev/meldeweg/flow/exchange"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
 )
 
 // BenchmarkDelivery measures eM@w messages per second end to end, one
@@ -119,7 +119,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 		ba, pid = startOwnCPUBA(b)
 		baCPU = func() time.Duration { return processCPU(b, pid) }
 	} else {
-		ba = startBA(b, bacheck.Config{}, sim.Faults{})
+		ba = startBA(b, bacheck.Config{}, basim.Faults{})
 	}
 	dir := b.TempDir()
 	reg, err := schemas.Load(schemas.Options{})
@@ -145,7 +145,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 	var stages [4]atomic.Int64
 	// send builds, validates, packs, submits and delivers one message and
 	// returns its ID once the BA's receipt confirmed it.
-	send := func(ob *delivery.Outbox, i int) register.MessageID {
+	send := func(ob *outbox.Outbox, i int) register.MessageID {
 		tb := time.Now()
 		var evs []pack.Event
 		for j := range perUpload {
@@ -167,7 +167,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 		mid := register.MessageID(baapi.ContentMessageID(baapi.ChannelEmaw, sha256.Sum256(zip.Bytes())))
 		t0 := time.Now()
 		stages[0].Add(int64(t0.Sub(tb)))
-		sm, _, err := ob.Send(ctx, ep, delivery.SubmitParams{ID: mid, Plain: evs[0].ID + ".zip", Data: zip.Bytes(), KeepPlain: true, Detail: "bench"})
+		sm, _, err := ob.Send(ctx, ep, outbox.SubmitParams{ID: mid, Plain: evs[0].ID + ".zip", Data: zip.Bytes(), KeepPlain: true, Detail: "bench"})
 		if err != nil || sm.State != register.MessageSent {
 			b.Fatalf("send %s: %v (%s)", mid, err, sm.State)
 		}
@@ -175,7 +175,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 		return mid
 	}
 	// settle fetches, opens and records the acknowledgement of mid.
-	settle := func(ob *delivery.Outbox, mid register.MessageID) {
+	settle := func(ob *outbox.Outbox, mid register.MessageID) {
 		t0 := time.Now()
 		r, err := ob.AwaitReply(ctx, ep, mid, 5*time.Millisecond)
 		if err != nil {
@@ -189,11 +189,11 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 			b.Fatalf("settle %s: %v %+v", mid, err, res)
 		}
 	}
-	outbox := func(name string) *delivery.Outbox {
-		return &delivery.Outbox{Store: store, Payloads: ps, Actor: register.System("bench"), Worker: name}
+	newOutbox := func(name string) *outbox.Outbox {
+		return &outbox.Outbox{Store: store, Payloads: ps, Actor: register.System("bench"), Worker: name}
 	}
 
-	settle(outbox("warm-up"), send(outbox("warm-up"), 0))
+	settle(newOutbox("warm-up"), send(newOutbox("warm-up"), 0))
 	// The raw POSTs carry a real sealed upload, so the simulator stores,
 	// records and judges them as it does the end-to-end ones.
 	sample := sealedSample(b, ep, codec)
@@ -214,7 +214,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 			senders.Add(1)
 			go func() {
 				defer senders.Done()
-				ob := outbox(fmt.Sprintf("send-%d", w))
+				ob := newOutbox(fmt.Sprintf("send-%d", w))
 				for {
 					i := int(next.Add(1))
 					if i > last {
@@ -226,7 +226,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 			collectors.Add(1)
 			go func() {
 				defer collectors.Done()
-				ob := outbox(fmt.Sprintf("collect-%d", w))
+				ob := newOutbox(fmt.Sprintf("collect-%d", w))
 				for mid := range sent {
 					settle(ob, mid)
 				}
@@ -272,7 +272,7 @@ func deliveryRates(b *testing.B, arr baArrangement, workers, n, perUpload int) (
 
 // benchEndpoint is the provider's eM@w endpoint from the test PKI, and its
 // mTLS configuration for the raw POSTs.
-func benchEndpoint(b *testing.B, ba *baBundle) (*delivery.Endpoint, *tls.Config) {
+func benchEndpoint(b *testing.B, ba *baBundle) (*outbox.Endpoint, *tls.Config) {
 	ep := ba.ba.Endpoint(b, baapi.ChannelEmaw)
 	tlsCfg := ba.ba.ClientTLS(b, baapi.ChannelEmaw)
 	c, err := client.New(client.Config{BaseURL: ba.url, TLS: tlsCfg})
@@ -285,7 +285,7 @@ func benchEndpoint(b *testing.B, ba *baBundle) (*delivery.Endpoint, *tls.Config)
 }
 
 // sealedSample is one sealed upload (an Eintritt) as the raw POSTs send it.
-func sealedSample(b *testing.B, ep *delivery.Endpoint, codec *msg.Codec) []byte {
+func sealedSample(b *testing.B, ep *outbox.Endpoint, codec *msg.Codec) []byte {
 	m := example(msg.TypeEintritt, "RAW-1")
 	xml, _, err := codec.Marshal(context.Background(), m)
 	if err != nil {

@@ -12,11 +12,11 @@ import (
 
 	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/emaw/due"
-	"meldeweg.dev/meldeweg/emaw/exchange"
 	"meldeweg.dev/meldeweg/emaw/msg"
+	"meldeweg.dev/meldeweg/flow/exchange"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 )
@@ -221,7 +221,7 @@ func stateFromRegister(e *env, fs *flag.FlagSet, loc string) (*exchange.StateRep
 	if err != nil {
 		return nil, "", err
 	}
-	ob := &delivery.Outbox{Store: store, Payloads: ps, Actor: currentActor()}
+	ob := &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor()}
 	reg, err := e.registry()
 	if err != nil {
 		return nil, "", err
@@ -232,7 +232,7 @@ func stateFromRegister(e *env, fs *flag.FlagSet, loc string) (*exchange.StateRep
 
 // emawState reads the due state from the outbox's register, with the
 // pseudonym key next to its payloads.
-func emawState(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec) (*exchange.StateReport, error) {
+func emawState(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec) (*exchange.StateReport, error) {
 	pz, err := register.LoadPseudonymizer(filepath.Join(ob.Payloads.Dir(), "pseudonym.key"))
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym key: %w", err)
@@ -242,7 +242,7 @@ func emawState(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, 
 
 // emawReader is the eM@w endpoint as far as reading kept files needs it:
 // the encryption identity, the BA's CA and the profile (no URL, no TLS).
-func (e *env) emawReader(pkiDir string) (*delivery.Endpoint, error) {
+func (e *env) emawReader(pkiDir string) (*outbox.Endpoint, error) {
 	cfg, err := e.config()
 	if err != nil {
 		return nil, err
@@ -268,12 +268,12 @@ func (e *env) emawReader(pkiDir string) (*delivery.Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint emaw: BA CA: %w", err)
 	}
-	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, URL: ec.URL, Reply: enc, Trust: trust, Profile: profile}, nil
+	return &outbox.Endpoint{Channel: baapi.ChannelEmaw, URL: ec.URL, Reply: enc, Trust: trust, Profile: profile}, nil
 }
 
 // printEmawDue prints, after a poll, what is due today according to the
 // register.
-func printEmawDue(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec) error {
+func printEmawDue(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec) error {
 	rep, err := emawState(ctx, ob, ep, codec)
 	if err != nil {
 		return fmt.Errorf("eM@w deadlines: %w", err)

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
@@ -94,7 +94,7 @@ func addEndpointFlags(fs *flag.FlagSet) {
 }
 
 // endpoint builds the channel's endpoint from the configuration and flags.
-func (e *env) endpoint(fs *flag.FlagSet, ch baapi.Channel, attempts int) (*delivery.Endpoint, error) {
+func (e *env) endpoint(fs *flag.FlagSet, ch baapi.Channel, attempts int) (*outbox.Endpoint, error) {
 	cfg, err := e.config()
 	if err != nil {
 		return nil, err
@@ -158,7 +158,7 @@ func (e *env) endpoint(fs *flag.FlagSet, ch baapi.Channel, attempts int) (*deliv
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	return &delivery.Endpoint{Channel: ch, URL: ec.URL, Client: c,
+	return &outbox.Endpoint{Channel: ch, URL: ec.URL, Client: c,
 		Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert, Chain: withoutSelf(sign.Chain, sign.Cert)},
 		BA:     baCerts[0], Reply: enc, Trust: trust, Profile: profile}, nil
 }
@@ -174,7 +174,7 @@ func withoutSelf(chain []*x509.Certificate, leaf *x509.Certificate) []*x509.Cert
 }
 
 // outbox opens the register and its sealed payload store.
-func (e *env) outbox(fs *flag.FlagSet) (*delivery.Outbox, error) {
+func (e *env) outbox(fs *flag.FlagSet) (*outbox.Outbox, error) {
 	loc, err := registerLocation(e, fs.Lookup("register").Value.String())
 	if err != nil {
 		return nil, err
@@ -189,7 +189,7 @@ func (e *env) outbox(fs *flag.FlagSet) (*delivery.Outbox, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	return &delivery.Outbox{Store: store, Payloads: ps, Actor: currentActor(), Worker: workerName(host)}, nil
+	return &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor(), Worker: workerName(host)}, nil
 }
 
 // currentActor is the operator running the command, by login, or the
@@ -226,7 +226,7 @@ func workerName(host string) string {
 
 // reportAttempt tells the operator about a failed attempt (no payload, no
 // personal data: message ID, attempt, cause, next state).
-func (e *env) reportAttempt(r client.SendResult) {
+func (e *env) reportAttempt(r outbox.SendResult) {
 	fmt.Fprintf(e.stderr, "%s: message %s attempt %d: %v (now %s)\n", e.name, r.Message.ID, r.Message.Attempt, r.Err, r.Message.State)
 }
 

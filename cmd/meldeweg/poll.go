@@ -11,14 +11,14 @@ import (
 	"time"
 
 	"meldeweg.dev/meldeweg/emaw/ack"
-	"meldeweg.dev/meldeweg/emaw/exchange"
 	"meldeweg.dev/meldeweg/emaw/msg"
+	"meldeweg.dev/meldeweg/flow/exchange"
+	"meldeweg.dev/meldeweg/flow/monthly"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/xsozial/feedback"
-	"meldeweg.dev/meldeweg/xsozial/monthly"
 )
 
 func pollCommand() *command {
@@ -126,7 +126,7 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 }
 
 // pollXSozial fetches the feedback of every XSozial delivery in state sent.
-func pollXSozial(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, st *pollStats) error {
+func pollXSozial(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, st *pollStats) error {
 	msgs, err := ob.Store.Messages(ctx, register.MessagesParams{State: register.MessageSent})
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func pollXSozial(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.
 			continue
 		}
 		r, err := ob.FetchReply(ctx, ep, m.ID)
-		if errors.Is(err, delivery.ErrNotReady) {
+		if errors.Is(err, outbox.ErrNotReady) {
 			continue
 		}
 		if err != nil {
@@ -170,7 +170,7 @@ func countSettled(e *env, st *pollStats, m register.Message, settled bool) {
 // pollEmaw collects the eM@w mailbox (acknowledgements and inbound
 // messages), re-delivers events that met a BA-internal error, and prints
 // the eM@w deadlines that follow from the register.
-func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, st *pollStats) error {
+func pollEmaw(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, st *pollStats) error {
 	mb := client.EmawMailbox{C: ep.Client}
 	l, err := mb.List(ctx)
 	if err != nil {
@@ -224,7 +224,7 @@ func pollEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.End
 // recordAck settles an upload by its acknowledgement and tells the
 // operator about every event the BA did not take: message ID, event ID,
 // outcome with its codes, and what to do.
-func recordAck(ctx context.Context, e *env, ob *delivery.Outbox, codec *msg.Codec, upload register.MessageID, r *delivery.Reply, st *pollStats) error {
+func recordAck(ctx context.Context, e *env, ob *outbox.Outbox, codec *msg.Codec, upload register.MessageID, r *outbox.Reply, st *pollStats) error {
 	res, err := exchange.RecordAck(ctx, ob, codec, upload, r)
 	if err != nil {
 		return err
@@ -273,7 +273,7 @@ func describeOutcome(o ack.Outcome) string {
 
 // recordInbound validates an inbound eM@w message and records it as
 // received, once per content.
-func recordInbound(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, f baapi.FileInfo, r *delivery.Reply, st *pollStats) error {
+func recordInbound(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, f baapi.FileInfo, r *outbox.Reply, st *pollStats) error {
 	res, err := exchange.RecordInbound(ctx, ob, ep, codec, f.ID, r)
 	if err != nil {
 		return err
@@ -295,7 +295,7 @@ func recordInbound(ctx context.Context, e *env, ob *delivery.Outbox, ep *deliver
 // redeliverEmaw queues the events that met a BA-internal error as new
 // uploads linked to the originals, and delivers every such upload that is
 // not sent yet (also one queued by an earlier, interrupted poll).
-func redeliverEmaw(ctx context.Context, e *env, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, st *pollStats) error {
+func redeliverEmaw(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, st *pollStats) error {
 	resends, rerr := exchange.Redeliver(ctx, ob, ep, codec)
 	for _, r := range resends {
 		switch r.Message.State {

@@ -13,38 +13,38 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
+	"meldeweg.dev/meldeweg/basim/simtest"
 	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
 )
 
 // provider is the Kennung of the msg.Example events (their Absender).
 const provider = "T4711"
 
 // baBundle is a test PKI (pki.Init, minted per test) and the BA simulator
-// on loopback judging uploads with the real BA checker (transport/sim/
+// on loopback judging uploads with the real BA checker (basim/
 // bacheck): it opens every upload, checks the events and answers with
 // sealed acknowledgements, and offers the provider's sealed Anmeldungen.
 type baBundle struct {
 	dir, pkiDir, simDir, url string
-	server                   *sim.Server
+	server                   *basim.Server
 	ba                       *simtest.BA
 }
 
 // startBA starts the simulator. cfg's PKI fields are filled from the
 // test PKI; Providers defaults to the example provider.
-func startBA(t testing.TB, cfg bacheck.Config, faults sim.Faults) *baBundle {
+func startBA(t testing.TB, cfg bacheck.Config, faults basim.Faults) *baBundle {
 	t.Helper()
 	if cfg.Providers == nil {
 		cfg.Providers = []string{provider}
@@ -85,9 +85,9 @@ func (b *baBundle) awaitReplies(t testing.TB, ids ...register.MessageID) {
 }
 
 // reader is the provider's eM@w identity for opening kept files.
-func (b *baBundle) reader(t testing.TB) *delivery.Endpoint {
+func (b *baBundle) reader(t testing.TB) *outbox.Endpoint {
 	t.Helper()
-	return &delivery.Endpoint{Channel: baapi.ChannelEmaw, Reply: b.ba.Identity(t, "emaw-encrypt"),
+	return &outbox.Endpoint{Channel: baapi.ChannelEmaw, Reply: b.ba.Identity(t, "emaw-encrypt"),
 		Trust: b.ba.ClientTLS(t, baapi.ChannelEmaw).RootCAs, Profile: cms.ProfileCompat}
 }
 
@@ -250,7 +250,7 @@ func assertNothingUnsealed(t *testing.T, regFile string, secrets ...string) {
 // deadlines follow from the register; the simulator accepted the upload
 // exactly once; nothing unsealed is stored.
 func TestSendThenPoll(t *testing.T) {
-	ba := startBA(t, bacheck.Config{}, sim.Faults{DuplicateReplies: true})
+	ba := startBA(t, bacheck.Config{}, basim.Faults{DuplicateReplies: true})
 	dir := t.TempDir()
 	pkg := filepath.Join(dir, "upload.zip")
 	writeUpload(t, pkg, example(msg.TypeEintritt, "EV-1"), example(msg.TypeAnwesenheitMonat, "EV-2"))
@@ -301,7 +301,7 @@ func TestSendThenPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := &delivery.Outbox{Store: store, Payloads: ps, Actor: register.System("test")}
+	ob := &outbox.Outbox{Store: store, Payloads: ps, Actor: register.System("test")}
 	reg, _ := schemas.Load(schemas.Options{})
 	codec := msg.NewCodec(reg)
 	var types []string
@@ -330,7 +330,7 @@ func TestSendThenPoll(t *testing.T) {
 		t.Errorf("inbound messages recorded: got %q, want %q", got, want)
 	}
 
-	acc, err := sim.ReadAccepted(ba.simDir)
+	acc, err := basim.ReadAccepted(ba.simDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestEmawAckOutcomes(t *testing.T) {
 		Measures:     []bacheck.Assignment{{Provider: provider, Massnahme: "123/21/1/26", Verfahrenszweig: "01"}},
 		Participants: []bacheck.Participant{{Kundennummer: "123A456789", Cosachid: "C0000001"}},
 	}
-	ba := startBA(t, bacheck.Config{Known: known, BAErrors: 1}, sim.Faults{})
+	ba := startBA(t, bacheck.Config{Known: known, BAErrors: 1}, basim.Faults{})
 	dir := t.TempDir()
 
 	ok := example(msg.TypeEintritt, "EV-BA")
@@ -428,7 +428,7 @@ func TestEmawAckOutcomes(t *testing.T) {
 			}
 		}
 	}
-	acc, err := sim.ReadAccepted(ba.simDir)
+	acc, err := basim.ReadAccepted(ba.simDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
@@ -110,16 +110,16 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 
 	rid := register.MessageID(id)
 	// eM@w uploads are kept readable (encrypted at rest) for deadlines and
-	// re-delivery after a BA-internal error (emaw/exchange).
+	// re-delivery after a BA-internal error (flow/exchange).
 	// A new message is queued and claimed in one commit and uploaded at
 	// once; one that is in the outbox already (a run that stopped) is
 	// continued.
-	m, created, err := ob.Send(ctx, ep, delivery.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file),
+	m, created, err := ob.Send(ctx, ep, outbox.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file),
 		KeepPlain: ch == baapi.ChannelEmaw})
 	if !created && m.ID != "" {
 		fmt.Fprintf(e.stderr, "%s: message %s was already in the outbox; continued it\n", e.name, id)
 	}
-	if errors.Is(err, delivery.ErrNotDelivered) {
+	if errors.Is(err, outbox.ErrNotDelivered) {
 		return e.failf(exitError, "%v; it stays in the outbox: run the same command again, or let the next run continue it", err)
 	}
 	if err != nil {

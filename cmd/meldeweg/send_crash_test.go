@@ -16,12 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 // TestSendSurvivesSIGKILL kills "meldeweg send --channel emaw" with
@@ -48,7 +48,7 @@ func TestSendSurvivesSIGKILL(t *testing.T) {
 	bin := meldewegBinary(t)
 	// A slow answer widens the window in which the simulator has the
 	// message but the sender does not know yet.
-	ba := startBA(t, bacheck.Config{}, sim.Faults{Slow: 30 * time.Millisecond})
+	ba := startBA(t, bacheck.Config{}, basim.Faults{Slow: 30 * time.Millisecond})
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "register.db")
 	seed := uint64(time.Now().UnixNano())
@@ -119,7 +119,7 @@ func TestSendSurvivesSIGKILL(t *testing.T) {
 	t.Logf("kill points: %v", phases)
 
 	store := openRegisterT(t, reg)
-	acc, err := sim.ReadAccepted(ba.simDir)
+	acc, err := basim.ReadAccepted(ba.simDir)
 	if err != nil {
 		t.Fatal(err)
 	}

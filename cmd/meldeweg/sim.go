@@ -18,10 +18,10 @@ import (
 
 	"meldeweg.dev/meldeweg/transport/atomicfile"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/pki"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 func simCommand() *command {
@@ -166,9 +166,9 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	if _, err := checker.WriteInbound(context.Background(), filepath.Join(str("dir"), "inbox", "emaw")); err != nil {
 		return e.failf(exitError, "inbound Anmeldungen: %v", err)
 	}
-	s, err := sim.New(sim.Config{
+	s, err := basim.New(basim.Config{
 		TLS: tlsCfg, Dir: str("dir"), ReplyWait: get("reply-wait").(time.Duration), Checker: checker, Logger: logger,
-		Faults: sim.Faults{
+		Faults: basim.Faults{
 			Unavailable: get("unavailable").(int), RetryAfter: get("retry-after").(time.Duration),
 			ResetUploads: get("reset-uploads").(int), Slow: get("slow").(time.Duration),
 			DuplicateReplies: get("duplicate-replies").(bool), CorruptResponses: get("corrupt-responses").(int),

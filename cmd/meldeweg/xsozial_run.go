@@ -11,9 +11,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"meldeweg.dev/meldeweg/flow/monthly"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/xsozial/monthly"
 )
 
 func xsozialRunCommand() *command {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/schemas"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 // TestXsozialRunCommand runs "meldeweg xsozial run" in-process against the
@@ -18,7 +18,7 @@ import (
 // check without reaching the BA (exit 1), a correction is linked (exit 0),
 // and the register verifies.
 func TestXsozialRunCommand(t *testing.T) {
-	ba := startBA(t, bacheck.Config{}, sim.Faults{})
+	ba := startBA(t, bacheck.Config{}, basim.Faults{})
 	month := schemas.MonthOf(time.Now()).AddMonths(-1)
 	earlier := month.AddMonths(-1)
 	reg := filepath.Join(ba.dir, "register.db")

@@ -1,7 +1,7 @@
 // Package baapi is the wire protocol model between Meldeweg and the
 // Bundesagentur für Arbeit (BA) endpoints: URL paths, headers, receipts,
 // inbox listings and error bodies. It holds pure types and pure functions
-// only; the client (transport/client) and the simulator (transport/sim)
+// only; the client (transport/client) and the simulator (basim)
 // both speak it, so the two cannot drift apart.
 //
 // # Model, not the official interface

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/simtest"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
 )
 
 // fastRetry keeps tests short: 10ms, 20ms, … with no jitter.
@@ -78,7 +78,7 @@ func randomBytes(t testing.TB, n int) []byte {
 func TestMutualTLS(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{})
+	s := simtest.Start(t, p, basim.Config{})
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.URL, "https://"))
 	urls := []string{"https://127.0.0.1:" + port, "https://localhost:" + port}
 	if l6, err := net.Listen("tcp", "[::1]:0"); err == nil {
@@ -254,7 +254,7 @@ func TestEveryAttemptSendsTheWholeBody(t *testing.T) {
 func TestRetryAfterCapped(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{Unavailable: 2, RetryAfter: time.Hour}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{Unavailable: 2, RetryAfter: time.Hour}})
 	capped := fastRetry
 	capped.RetryAfterCap = 50 * time.Millisecond
 	c, log := newClient(t, s.URL, p.ClientTLS(t), func(c *client.Config) { c.RetryPolicy = capped })
@@ -279,8 +279,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
 	simNow := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s := simtest.Start(t, p, sim.Config{Now: func() time.Time { return simNow },
-		Faults: sim.Faults{Unavailable: 1, RetryAfter: time.Hour, RetryAfterDate: true}})
+	s := simtest.Start(t, p, basim.Config{Now: func() time.Time { return simNow },
+		Faults: basim.Faults{Unavailable: 1, RetryAfter: time.Hour, RetryAfterDate: true}})
 	pol := fastRetry
 	pol.RetryAfterCap = 2 * time.Hour
 	pol.Now = func() time.Time { return simNow.Add(time.Hour - 300*time.Millisecond) }
@@ -299,7 +299,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 func TestUnavailableGivesUp(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{Unavailable: 100}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{Unavailable: 100}})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), func(c *client.Config) { c.Attempts = 3 })
 	_, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-down", client.ContentTypeSealed, client.BytesBody([]byte("x")))
 	var se *client.StatusError
@@ -316,7 +316,7 @@ func TestUnavailableGivesUp(t *testing.T) {
 func TestResetDuringUpload(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{ResetUploads: 2}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{ResetUploads: 2}})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
 	data := randomBytes(t, 1<<20)
 	rec, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-reset", client.ContentTypeSealed, client.BytesBody(data))
@@ -330,7 +330,7 @@ func TestResetDuringUpload(t *testing.T) {
 	if err != nil || !bytes.Equal(stored, data) {
 		t.Fatalf("stored upload differs from what was sent (err %v)", err)
 	}
-	acc, err := sim.ReadAccepted(s.Dir)
+	acc, err := basim.ReadAccepted(s.Dir)
 	if err != nil || len(acc) != 1 || acc[0].SHA256 != rec.SHA256 {
 		t.Fatalf("accepted.jsonl: %v, %+v: want one record with the receipt's hash", err, acc)
 	}
@@ -339,7 +339,7 @@ func TestResetDuringUpload(t *testing.T) {
 func TestSlowResponses(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{Slow: 400 * time.Millisecond}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{Slow: 400 * time.Millisecond}})
 	tests := []struct {
 		name    string
 		header  time.Duration
@@ -372,7 +372,7 @@ func TestSlowResponses(t *testing.T) {
 func TestCorruptResponses(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{CorruptResponses: 1}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{CorruptResponses: 1}})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
 	ctx := context.Background()
 	zip := minimalZip(t)
@@ -412,7 +412,7 @@ func TestCorruptResponses(t *testing.T) {
 func TestDuplicatesDropped(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{})
+	s := simtest.Start(t, p, basim.Config{})
 	c, _ := newClient(t, s.URL, p.ClientTLS(t), nil)
 	ctx := context.Background()
 	sealed := append([]byte{0x30, 0x80}, randomBytes(t, 100)...)
@@ -427,7 +427,7 @@ func TestDuplicatesDropped(t *testing.T) {
 	if !errors.Is(err, client.ErrConflict) {
 		t.Fatalf("same ID, other body: got %v, want ErrConflict", err)
 	}
-	acc, _ := sim.ReadAccepted(s.Dir)
+	acc, _ := basim.ReadAccepted(s.Dir)
 	if len(acc) != 1 {
 		t.Fatalf("accepted.jsonl: got %d lines, want 1", len(acc))
 	}
@@ -443,7 +443,7 @@ func TestDuplicatesDropped(t *testing.T) {
 func TestDuplicateRepliesAndInbox(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{DuplicateReplies: true}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{DuplicateReplies: true}})
 	anm := []byte("<Anmeldung/>")
 	fid := s.Offer(baapi.ChannelEmaw, "AGHAnmeldung_1.xml", anm)
 	c, _ := newClient(t, s.URL, p.ClientTLS(t), nil)
@@ -489,14 +489,14 @@ func TestReplyNotReady(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
 	release := make(chan struct{})
-	checker := sim.CheckerFunc(func(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (sim.Reply, error) {
+	checker := basim.CheckerFunc(func(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (basim.Reply, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
-		return sim.StructuralChecker{}.Check(ctx, ch, id, payload)
+		return basim.StructuralChecker{}.Check(ctx, ch, id, payload)
 	})
-	s := simtest.Start(t, p, sim.Config{Checker: checker, ReplyWait: 20 * time.Millisecond})
+	s := simtest.Start(t, p, basim.Config{Checker: checker, ReplyWait: 20 * time.Millisecond})
 	c, _ := newClient(t, s.URL, p.ClientTLS(t), nil)
 	mb := client.EmawMailbox{C: c}
 	ctx := context.Background()
@@ -527,7 +527,7 @@ func TestReplyNotReady(t *testing.T) {
 func TestReaderBodyOpensOncePerAttempt(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{Faults: sim.Faults{ResetUploads: 2}})
+	s := simtest.Start(t, p, basim.Config{Faults: basim.Faults{ResetUploads: 2}})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
 	data := randomBytes(t, 256<<10)
 	var mu sync.Mutex
@@ -554,7 +554,7 @@ func TestReaderBodyOpensOncePerAttempt(t *testing.T) {
 func TestReaderBodyOpenFails(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{})
+	s := simtest.Start(t, p, basim.Config{})
 	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
 	gone := errors.New("payload gone")
 	body := client.ReaderBody(10, sha256.Sum256([]byte("0123456789")), func() (io.Reader, error) { return nil, gone })

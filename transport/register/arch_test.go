@@ -46,27 +46,3 @@ func TestRegisterIsALeaf(t *testing.T) {
 		}
 	}
 }
-
-// Packages made for tests (simtest, registertest, pgtest) never end up in
-// the binary or any production package.
-func TestTestOnlyPackagesStayInTests(t *testing.T) {
-	testOnly := []string{"transport/sim/simtest", "transport/register/registertest", "transport/register/pgstore/pgtest"}
-	isTestOnly := func(path string) bool {
-		for _, to := range testOnly {
-			if path == module+to {
-				return true
-			}
-		}
-		return false
-	}
-	for _, p := range goList(t, module+"...") {
-		if isTestOnly(p.ImportPath) {
-			continue // test helpers may use each other
-		}
-		for _, imp := range p.Imports {
-			if isTestOnly(imp) {
-				t.Errorf("%s imports the test-only package %s", p.ImportPath, imp)
-			}
-		}
-	}
-}

@@ -9,18 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
+	"meldeweg.dev/meldeweg/basim/simtest"
+	"meldeweg.dev/meldeweg/flow/monthly"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
 	"meldeweg.dev/meldeweg/xsozial"
-	"meldeweg.dev/meldeweg/xsozial/monthly"
 	"meldeweg.dev/meldeweg/xsozial/source"
 	"meldeweg.dev/meldeweg/xsozial/synth"
 )
@@ -39,10 +39,10 @@ type testBundle struct {
 	dir    string
 	reg    *schemas.Registry
 	ba     *simtest.BA
-	server *sim.Server
+	server *basim.Server
 	store  register.Store
-	ob     *delivery.Outbox
-	ep     *delivery.Endpoint
+	ob     *outbox.Outbox
+	ep     *outbox.Endpoint
 }
 
 func setup(t *testing.T) *testBundle {
@@ -52,7 +52,7 @@ func setup(t *testing.T) *testBundle {
 		t.Fatal(err)
 	}
 	tb := &testBundle{dir: t.TempDir(), reg: reg}
-	tb.ba = simtest.StartBA(t, bacheck.Config{Registry: reg}, sim.Faults{})
+	tb.ba = simtest.StartBA(t, bacheck.Config{Registry: reg}, basim.Faults{})
 	tb.server = tb.ba.Server
 	tb.store, err = sqlitestore.Open(context.Background(), filepath.Join(tb.dir, "register.db"), sqlitestore.Options{})
 	if err != nil {
@@ -63,7 +63,7 @@ func setup(t *testing.T) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb.ob = &delivery.Outbox{Store: tb.store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
+	tb.ob = &outbox.Outbox{Store: tb.store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
 	tb.ep = tb.ba.Endpoint(t, baapi.ChannelXSozial)
 	return tb
 }
@@ -163,7 +163,7 @@ func TestMonthlyRunResumesAfterACrash(t *testing.T) {
 			dataset := filepath.Join(tb.dir, "dataset.xml")
 			writeDataset(t, tb, p.SourceDir, dataset)
 			key, _ := register.XSozialKey(traeger, month.String())
-			if _, _, err := tb.ob.Submit(ctx, tb.ep, delivery.SubmitParams{ID: id, Correlation: key, Plain: dataset}); err != nil {
+			if _, _, err := tb.ob.Submit(ctx, tb.ep, outbox.SubmitParams{ID: id, Correlation: key, Plain: dataset}); err != nil {
 				t.Fatal(err)
 			}
 			if stop == "sent" {

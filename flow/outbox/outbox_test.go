@@ -1,4 +1,4 @@
-package delivery_test
+package outbox_test
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
@@ -23,7 +23,7 @@ import (
 // setup gives an outbox on a fresh SQLite register and an endpoint with
 // the test PKI's eM@w identities; no network is needed for what is tested
 // here (Submit, Settle).
-func setup(t *testing.T) (*delivery.Outbox, *delivery.Endpoint, string) {
+func setup(t *testing.T) (*outbox.Outbox, *outbox.Endpoint, string) {
 	t.Helper()
 	dir := t.TempDir()
 	pkiDir := filepath.Join(dir, "pki")
@@ -55,8 +55,8 @@ func setup(t *testing.T) (*delivery.Outbox, *delivery.Endpoint, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob := &delivery.Outbox{Store: store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
-	ep := &delivery.Endpoint{Channel: baapi.ChannelEmaw, URL: "https://127.0.0.1:1", Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert},
+	ob := &outbox.Outbox{Store: store, Payloads: ps, Actor: register.System("test"), Worker: "test-1"}
+	ep := &outbox.Endpoint{Channel: baapi.ChannelEmaw, URL: "https://127.0.0.1:1", Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert},
 		BA: ba[0], Reply: enc, Trust: trust}
 	return ob, ep, pkiDir
 }
@@ -81,7 +81,7 @@ func TestSubmitSealsKeepsAndQueuesOnce(t *testing.T) {
 	if err := os.WriteFile(plain, secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: "u1", Plain: plain, KeepPlain: true, Detail: "test"})
+	m, created, err := ob.Submit(ctx, ep, outbox.SubmitParams{ID: "u1", Plain: plain, KeepPlain: true, Detail: "test"})
 	if err != nil || !created || m.State != register.MessageQueued {
 		t.Fatalf("Submit: %+v created=%v err=%v", m, created, err)
 	}
@@ -89,7 +89,7 @@ func TestSubmitSealsKeepsAndQueuesOnce(t *testing.T) {
 		t.Fatalf("entries %q, want built sealed queued", got)
 	}
 	// Again (a rerun after a crash): nothing new.
-	m2, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: "u1", Plain: plain, KeepPlain: true})
+	m2, created, err := ob.Submit(ctx, ep, outbox.SubmitParams{ID: "u1", Plain: plain, KeepPlain: true})
 	if err != nil || created || m2.Payload != m.Payload {
 		t.Fatalf("second Submit: created=%v err=%v payload %v vs %v", created, err, m2.Payload, m.Payload)
 	}
@@ -148,8 +148,8 @@ func TestSettleOnceWithItsFeedback(t *testing.T) {
 	if _, err := ob.Store.Transition(ctx, register.MarkSent("u2", 1, sys)); err != nil {
 		t.Fatal(err)
 	}
-	reply := &delivery.Reply{Sealed: register.PayloadRef{SHA256: register.Hash{2}, Size: 2}}
-	v := delivery.Verdict{Accepted: false, Summary: "Quittung: 1 rejected", Details: []string{"event E1: OK", "event E2: NOK 1002"}}
+	reply := &outbox.Reply{Sealed: register.PayloadRef{SHA256: register.Hash{2}, Size: 2}}
+	v := outbox.Verdict{Accepted: false, Summary: "Quittung: 1 rejected", Details: []string{"event E1: OK", "event E2: NOK 1002"}}
 	m, settled, err := ob.Settle(ctx, "u2", reply, v)
 	if err != nil || !settled || m.State != register.MessageRejected {
 		t.Fatalf("Settle: %s settled=%v err=%v", m.State, settled, err)
@@ -196,11 +196,11 @@ func TestAnswerInflatingPastTheLimitIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	ob.MaxAnswerBytes = 1 << 20
-	if _, err := ob.Reopen(ctx, ep, r.Sealed); !errors.Is(err, delivery.ErrAnswerTooLarge) {
+	if _, err := ob.Reopen(ctx, ep, r.Sealed); !errors.Is(err, outbox.ErrAnswerTooLarge) {
 		t.Fatalf("Reopen past the limit: %v, want ErrAnswerTooLarge", err)
 	}
 	r, err = ob.Open(ctx, ep, sealed.Bytes())
-	if !errors.Is(err, delivery.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "1048576") {
+	if !errors.Is(err, outbox.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "1048576") {
 		t.Fatalf("Open past the limit: %v, want ErrAnswerTooLarge naming the limit", err)
 	}
 	if r == nil || r.Sealed.Size != int64(sealed.Len()) {

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
 	"meldeweg.dev/meldeweg/transport/client"
-	"meldeweg.dev/meldeweg/transport/sim"
 )
 
 // Cert is a minted certificate with its key.
@@ -159,14 +159,14 @@ func writePEM(tb testing.TB, path, typ string, der []byte) {
 
 // Sim is a running simulator.
 type Sim struct {
-	*sim.Server
+	*basim.Server
 	URL string // https://127.0.0.1:PORT
 	Dir string
 }
 
 // Start runs a simulator on 127.0.0.1 with cfg (TLS and Dir are filled in
 // when empty) and stops it when the test ends.
-func Start(tb testing.TB, p *PKI, cfg sim.Config) *Sim {
+func Start(tb testing.TB, p *PKI, cfg basim.Config) *Sim {
 	tb.Helper()
 	if cfg.TLS == nil {
 		cfg.TLS = p.ServerTLS(tb)
@@ -174,7 +174,7 @@ func Start(tb testing.TB, p *PKI, cfg sim.Config) *Sim {
 	if cfg.Dir == "" {
 		cfg.Dir = tb.TempDir()
 	}
-	s, err := sim.New(cfg)
+	s, err := basim.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

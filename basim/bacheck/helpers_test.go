@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
+	"meldeweg.dev/meldeweg/basim/simtest"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
 	"meldeweg.dev/meldeweg/schemas"
@@ -17,9 +20,6 @@ import (
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/pki"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
 )
 
 // testPKI mints the project's test PKI (transport/pki layout) for one
@@ -72,7 +72,7 @@ func start(t *testing.T, pkiDir string, cfg bacheck.Config) *bench {
 		t.Fatal(err)
 	}
 	tp := simtest.NewPKI(t)
-	b.sim = simtest.Start(t, tp, sim.Config{Checker: b.check, Dir: simDir, ReplyWait: 30 * time.Second})
+	b.sim = simtest.Start(t, tp, basim.Config{Checker: b.check, Dir: simDir, ReplyWait: 30 * time.Second})
 	c, err := client.New(client.Config{BaseURL: b.sim.URL, TLS: tp.ClientTLS(t)})
 	if err != nil {
 		t.Fatal(err)

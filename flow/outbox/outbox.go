@@ -1,4 +1,4 @@
-// Package delivery moves messages between this instance and the BA. It is
+// Package outbox moves messages between this instance and the BA. It is
 // where the other transport packages meet:
 //
 //	Submit   seal the plain payload for the BA (transport/cms) and queue
@@ -22,7 +22,7 @@
 // sender's signing certificate and encrypted to the BA's encryption
 // certificate; replies and inbound files are signed by the BA and
 // encrypted to the receiver's encryption certificate.
-package delivery
+package outbox
 
 import (
 	"bytes"
@@ -79,7 +79,7 @@ type Outbox struct {
 	// is taken over. Defaults to 2 minutes.
 	Lease time.Duration
 	// Attempt, if set, is told about every failed upload attempt.
-	Attempt func(client.SendResult)
+	Attempt func(SendResult)
 	// MaxAnswerBytes bounds an answer of the BA opened into memory (Open,
 	// Reopen). The sealed answer is bounded by the client's
 	// MaxReplyBytes, but its content is compressed inside the signature
@@ -316,8 +316,8 @@ func (o *Outbox) Deliver(ctx context.Context, ep *Endpoint, id register.MessageI
 	}
 }
 
-func (o *Outbox) sender(ep *Endpoint) *client.Sender {
-	return &client.Sender{Store: o.Store, Client: ep.Client, Payloads: sealedPayloads{o.Payloads}, Actor: o.Actor,
+func (o *Outbox) sender(ep *Endpoint) *Sender {
+	return &Sender{Store: o.Store, Client: ep.Client, Payloads: sealedPayloads{o.Payloads}, Actor: o.Actor,
 		Worker: o.Worker, Lease: o.lease(), Channel: register.Channel(ep.Channel)}
 }
 

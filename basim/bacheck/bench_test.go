@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 	"meldeweg.dev/meldeweg/xsozial"
 	"meldeweg.dev/meldeweg/xsozial/check"
 	"meldeweg.dev/meldeweg/xsozial/source"

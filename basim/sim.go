@@ -1,4 +1,4 @@
-// Package sim is a BA counterpart for the demo and the tests: an mTLS
+// Package basim is a BA counterpart for the demo and the tests: an mTLS
 // server speaking the baapi wire model. It stores and deduplicates
 // uploads, judges them with a Checker (decrypt, verify, validate), answers
 // XSozial deliveries with feedback files and eM@w uploads with OK/NOK
@@ -27,7 +27,7 @@
 // beyond "the client certificate chains to the configured CA". Files in
 // Dir/inbox/<channel>/ are offered again after a restart even when they
 // were collected (DELETE) before.
-package sim
+package basim
 
 import (
 	"bufio"

@@ -5,7 +5,7 @@
 //	       with the bundle in force for that month (schemas)
 //	check  it in three stages like VTXSozial (xsozial/check); a delivery
 //	       with Fehler is not sent
-//	seal   it for the BA and queue it in the outbox (transport/delivery:
+//	seal   it for the BA and queue it in the outbox (flow/outbox:
 //	       transport/cms, the sealed payload store, transport/register)
 //	send   it over mutual TLS until the BA's receipt confirms it
 //	await  the BA's feedback, open it, and record it: acknowledged or
@@ -35,8 +35,8 @@ import (
 
 	"meldeweg.dev/meldeweg/transport/atomicfile"
 
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/schemas"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/xsozial"
 	"meldeweg.dev/meldeweg/xsozial/check"
@@ -62,8 +62,8 @@ type Params struct {
 	// Registry supplies the bundles. Required.
 	Registry *schemas.Registry
 	// Endpoint and Outbox deliver. Required.
-	Endpoint *delivery.Endpoint
-	Outbox   *delivery.Outbox
+	Endpoint *outbox.Endpoint
+	Outbox   *outbox.Outbox
 	// Software and SoftwareVersion name the sender in the header.
 	Software, SoftwareVersion string
 	// Now is the clock (creation time, "month not in the future").
@@ -267,7 +267,7 @@ func (p *Params) fresh(ctx context.Context, key register.CorrelationKey, id, sup
 
 	// seal and queue
 	_, done := p.progress("seal and queue", -1)
-	m, _, err := p.Outbox.Submit(ctx, p.Endpoint, delivery.SubmitParams{ID: id, Correlation: key, ResendOf: supersedes,
+	m, _, err := p.Outbox.Submit(ctx, p.Endpoint, outbox.SubmitParams{ID: id, Correlation: key, ResendOf: supersedes,
 		Plain: res.Dataset, Detail: "monthly delivery " + p.Traeger + " " + p.Month.String()})
 	done()
 	if err != nil {
@@ -371,7 +371,7 @@ func (p *Params) await(ctx context.Context, res Result) (Result, error) {
 
 // Verdict reads a Rückmeldung: accepted or rejected, with the codes of the
 // rules that found Fehler (no record keys: they may identify persons).
-func Verdict(fb *feedback.Feedback) delivery.Verdict {
+func Verdict(fb *feedback.Feedback) outbox.Verdict {
 	codes := map[string]bool{}
 	fehler, hinweise := 0, 0
 	for _, f := range fb.Findings {
@@ -391,7 +391,7 @@ func Verdict(fb *feedback.Feedback) delivery.Verdict {
 		sort.Strings(list)
 		summary += " (" + strings.Join(list, ", ") + ")"
 	}
-	return delivery.Verdict{Accepted: fb.Result == feedback.Accepted, Summary: summary}
+	return outbox.Verdict{Accepted: fb.Result == feedback.Accepted, Summary: summary}
 }
 
 func (p *Params) progress(step string, total int64) (io.Writer, func()) {

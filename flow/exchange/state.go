@@ -10,7 +10,7 @@ import (
 	"meldeweg.dev/meldeweg/emaw/due"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
-	"meldeweg.dev/meldeweg/transport/delivery"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
@@ -43,7 +43,7 @@ type StateReport struct {
 //
 // Uploads are read from their plain copy (SubmitParams.KeepPlain);
 // inbound messages are opened again with ep's identity.
-func State(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, ps *register.Pseudonymizer) (*StateReport, error) {
+func State(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, ps *register.Pseudonymizer) (*StateReport, error) {
 	type upload struct {
 		plain register.PayloadRef
 		ack   register.PayloadRef

@@ -14,13 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/rules"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/pki"
-	"meldeweg.dev/meldeweg/transport/sim"
 )
 
 // Config configures a Checker.
@@ -82,7 +82,7 @@ type Checker struct {
 	attempts map[string]int    // deliveries per NachrichtID, for BAErrors
 }
 
-var _ sim.Checker = (*Checker)(nil)
+var _ basim.Checker = (*Checker)(nil)
 
 // reKennung is the eM@w Kennung pattern of the model bundles.
 var reKennung = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-]{0,19}$`)
@@ -188,31 +188,31 @@ func LoadTestPKI(dir string, cfg Config) (Config, error) {
 	return cfg, err
 }
 
-// Check implements sim.Checker: it judges the stored upload at payload
+// Check implements basim.Checker: it judges the stored upload at payload
 // and returns the sealed reply. It returns an error only when the context
 // ends or the reply cannot be sealed; a failure of the BA's own processing
 // is answered with a sealed BA-internal-error reply.
-func (c *Checker) Check(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (sim.Reply, error) {
+func (c *Checker) Check(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (basim.Reply, error) {
 	if ch != baapi.ChannelXSozial && ch != baapi.ChannelEmaw {
-		return sim.Reply{}, fmt.Errorf("bacheck: unknown channel %q", ch)
+		return basim.Reply{}, fmt.Errorf("bacheck: unknown channel %q", ch)
 	}
 	plain, name, outcome, err := c.judge(ctx, ch, id, payload)
 	if err != nil {
 		if ctx.Err() != nil {
-			return sim.Reply{}, ctx.Err()
+			return basim.Reply{}, ctx.Err()
 		}
 		c.logger.Error("BA-side processing failed; answering with a BA-internal error", "channel", ch, "message_id", id, "err", err)
 		plain, name, outcome, err = c.internalError(ctx, ch, id)
 		if err != nil {
-			return sim.Reply{}, err
+			return basim.Reply{}, err
 		}
 	}
 	sealed, err := c.seal(ctx, ch, plain)
 	if err != nil {
-		return sim.Reply{}, fmt.Errorf("bacheck: sealing the reply to %s: %w", id, err)
+		return basim.Reply{}, fmt.Errorf("bacheck: sealing the reply to %s: %w", id, err)
 	}
 	c.logger.Info("upload judged", "channel", ch, "message_id", id, "outcome", outcome)
-	return sim.Reply{Outcome: outcome, Name: name, Data: sealed}, nil
+	return basim.Reply{Outcome: outcome, Name: name, Data: sealed}, nil
 }
 
 // judge runs the channel's check. A panic in it (a bug, or input no test

@@ -1,5 +1,5 @@
 // Package exchange is the eM@w side of the delivery: what the provider
-// does with what the BA sends back, on top of transport/delivery.
+// does with what the BA sends back, on top of flow/outbox.
 //
 //	RecordAck    an OK/NOK acknowledgement settles its upload: one
 //	             "feedback" entry per event answered, then acknowledged
@@ -14,12 +14,12 @@
 //	             payload store, so deadlines follow from what was sent
 //	             and received.
 //
-// Every upload must have been submitted with delivery.SubmitParams.
+// Every upload must have been submitted with outbox.SubmitParams.
 // KeepPlain: the sealed form is encrypted to the BA and cannot be read
 // here, so re-delivery and deadlines read the plain copy (encrypted at
 // rest in the payload store). Inbound messages and acknowledgements are
 // kept as they came, sealed to the provider, and opened again with the
-// endpoint's identity (delivery.Outbox.Reopen).
+// endpoint's identity (outbox.Outbox.Reopen).
 //
 // # Privacy
 //
@@ -41,8 +41,8 @@ import (
 	"meldeweg.dev/meldeweg/emaw/ack"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
@@ -101,10 +101,10 @@ func Answers(ctx context.Context, codec *msg.Codec, plain []byte, name string) (
 // "feedback" entry per event (its NachrichtID, outcome and codes; the
 // entry's payload is the acknowledgement as received), then the upload
 // moves to acknowledged when every event is OK and to rejected otherwise,
-// with the counts per outcome as the reason (delivery.Outbox.Settle). An acknowledgement for an upload
+// with the counts per outcome as the reason (outbox.Outbox.Settle). An acknowledgement for an upload
 // that is not in state sent (settled before, or unknown) records nothing
 // and returns Settled false.
-func RecordAck(ctx context.Context, ob *delivery.Outbox, codec *msg.Codec, upload register.MessageID, r *delivery.Reply) (AckResult, error) {
+func RecordAck(ctx context.Context, ob *outbox.Outbox, codec *msg.Codec, upload register.MessageID, r *outbox.Reply) (AckResult, error) {
 	res := AckResult{Upload: upload}
 	answers, err := Answers(ctx, codec, r.Plain, "acknowledgement for "+string(upload))
 	if err != nil {
@@ -135,7 +135,7 @@ func RecordAck(ctx context.Context, ob *delivery.Outbox, codec *msg.Codec, uploa
 			parts = append(parts, fmt.Sprintf("%d %s", counts[o], o))
 		}
 	}
-	nm, settled, err := ob.Settle(ctx, upload, r, delivery.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", "),
+	nm, settled, err := ob.Settle(ctx, upload, r, outbox.Verdict{Accepted: accepted, Summary: "Quittung: " + strings.Join(parts, ", "),
 		Details: details})
 	res.Message, res.Settled = nm, settled
 	return res, err
@@ -164,7 +164,7 @@ type InboundResult struct {
 // RecordInbound validates the opened inbound file r against the eM@w
 // bundle in force and records it as received (the sealed form as payload),
 // once per content. fileID is the BA's file ID, for the detail.
-func RecordInbound(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, fileID baapi.FileID, r *delivery.Reply) (InboundResult, error) {
+func RecordInbound(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, fileID baapi.FileID, r *outbox.Reply) (InboundResult, error) {
 	res := InboundResult{ID: InboundID(r.Sealed)}
 	entries, err := ob.Store.List(ctx, register.ListParams{MessageID: res.ID, Limit: 10})
 	if err != nil {
@@ -237,7 +237,7 @@ var ErrCannotRedeliver = errors.New("cannot re-deliver")
 //
 // An upload whose failed events cannot be read back gives an error
 // wrapping ErrCannotRedeliver, after the others were handled.
-func Redeliver(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec) ([]Resend, error) {
+func Redeliver(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec) ([]Resend, error) {
 	msgs, err := ob.Store.Messages(ctx, register.MessagesParams{State: register.MessageRejected, Limit: 10000})
 	if err != nil {
 		return nil, err
@@ -281,7 +281,7 @@ func Redeliver(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, 
 
 // baErrorEvents returns the events of upload id answered with a
 // BA-internal error, from its last acknowledgement kept in the store.
-func baErrorEvents(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, codec *msg.Codec, id register.MessageID) ([]string, error) {
+func baErrorEvents(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, id register.MessageID) ([]string, error) {
 	var ackRef register.PayloadRef
 	for e, err := range register.All(ctx, ob.Store, id) {
 		if err != nil {
@@ -311,9 +311,9 @@ func baErrorEvents(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoi
 	return failed, nil
 }
 
-func resend(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, m register.Message, rid register.MessageID, failed []string) (Resend, error) {
+func resend(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, m register.Message, rid register.MessageID, failed []string) (Resend, error) {
 	plain, err := ob.ReadPlain(ctx, m.ID, MaxUploadBytes)
-	if errors.Is(err, delivery.ErrNoPlain) {
+	if errors.Is(err, outbox.ErrNoPlain) {
 		return Resend{}, fmt.Errorf("upload %s: %w: %v", m.ID, ErrCannotRedeliver, err)
 	}
 	if err != nil {
@@ -349,7 +349,7 @@ func resend(ctx context.Context, ob *delivery.Outbox, ep *delivery.Endpoint, m r
 	for i, ev := range evs {
 		ids[i] = ev.ID
 	}
-	nm, created, err := ob.Submit(ctx, ep, delivery.SubmitParams{ID: rid, ResendOf: m.ID, Correlation: m.Correlation, Plain: string(rid) + ".zip", Data: zip.Bytes(),
+	nm, created, err := ob.Submit(ctx, ep, outbox.SubmitParams{ID: rid, ResendOf: m.ID, Correlation: m.Correlation, Plain: string(rid) + ".zip", Data: zip.Bytes(),
 		KeepPlain: true, Detail: fmt.Sprintf("re-delivery of %d event(s) of %s after a BA-internal error", len(evs), m.ID)})
 	if err != nil {
 		return Resend{}, fmt.Errorf("re-delivery of %s: %w", filepath.Base(string(m.ID)), err)

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 	"meldeweg.dev/meldeweg/xsozial/feedback"
 )
 
@@ -21,7 +21,7 @@ import (
 // testdata/xsozial, the independent expectation for the BA's feedback.
 func goldenRules(t *testing.T, set string) (map[string]int, bool) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "xsozial", set, "expected-check.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "xsozial", set, "expected-check.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func goldenRules(t *testing.T, set string) (map[string]int, bool) {
 
 func dataset(t *testing.T, set string) ([]byte, string) {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join("..", "..", "..", "testdata", "xsozial", set, "XSOZIAL_*.xml"))
+	m, err := filepath.Glob(filepath.Join("..", "..", "testdata", "xsozial", set, "XSOZIAL_*.xml"))
 	if err != nil || len(m) != 1 {
 		t.Fatalf("dataset of %s: %v %v", set, m, err)
 	}

@@ -1,4 +1,4 @@
-package sim_test
+package basim_test
 
 import (
 	"archive/zip"
@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/simtest"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/simtest"
 )
 
 // rawClient is a plain mTLS http.Client, to send requests our client
@@ -34,7 +34,7 @@ func rawClient(t *testing.T, p *simtest.PKI) *http.Client {
 func TestUploadRequestsRefused(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	s := simtest.Start(t, p, sim.Config{MaxUploadBytes: 1000})
+	s := simtest.Start(t, p, basim.Config{MaxUploadBytes: 1000})
 	hc := rawClient(t, p)
 	body := []byte("payload")
 	digest := baapi.FormatDigest(sha256.Sum256(body))
@@ -100,18 +100,18 @@ func TestRestartKeepsDuplicates(t *testing.T) {
 		}
 		return rec
 	}
-	s1 := simtest.Start(t, p, sim.Config{Dir: dir})
+	s1 := simtest.Start(t, p, basim.Config{Dir: dir})
 	if rec := upload(s1); rec.Status != baapi.ReceiptAccepted {
 		t.Fatalf("first upload: %q", rec.Status)
 	}
 	if err := s1.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s2 := simtest.Start(t, p, sim.Config{Dir: dir})
+	s2 := simtest.Start(t, p, basim.Config{Dir: dir})
 	if rec := upload(s2); rec.Status != baapi.ReceiptDuplicate {
 		t.Fatalf("upload after restart: got %q, want duplicate", rec.Status)
 	}
-	acc, err := sim.ReadAccepted(dir)
+	acc, err := basim.ReadAccepted(dir)
 	if err != nil || len(acc) != 1 {
 		t.Fatalf("accepted.jsonl: %v, %d lines, want 1", err, len(acc))
 	}
@@ -132,13 +132,13 @@ func TestReadAccepted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, sim.AcceptedFile), []byte(tt.content), 0o600)
-		got, err := sim.ReadAccepted(dir)
+		os.WriteFile(filepath.Join(dir, basim.AcceptedFile), []byte(tt.content), 0o600)
+		got, err := basim.ReadAccepted(dir)
 		if len(got) != tt.want || (tt.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("%s: got %d records, %v; want %d, error containing %q", tt.name, len(got), err, tt.want, tt.wantErr)
 		}
 	}
-	if _, err := sim.ReadAccepted(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
+	if _, err := basim.ReadAccepted(t.TempDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: got %v, want os.ErrNotExist", err)
 	}
 }
@@ -172,7 +172,7 @@ func TestStructuralChecker(t *testing.T) {
 	for _, tt := range tests {
 		path := filepath.Join(t.TempDir(), "payload")
 		os.WriteFile(path, tt.payload, 0o600)
-		r, err := sim.StructuralChecker{}.Check(context.Background(), tt.ch, "m1", path)
+		r, err := basim.StructuralChecker{}.Check(context.Background(), tt.ch, "m1", path)
 		if err != nil || r.Outcome != tt.wantOutcome || !strings.Contains(string(r.Data), tt.wantText) {
 			t.Errorf("%s: got %v %q %s; want %q containing %q", tt.name, err, r.Outcome, r.Data, tt.wantOutcome, tt.wantText)
 		}
@@ -184,10 +184,10 @@ func TestStructuralChecker(t *testing.T) {
 func TestCheckerFailureAnswersNOK(t *testing.T) {
 	t.Parallel()
 	p := simtest.NewPKI(t)
-	failing := sim.CheckerFunc(func(context.Context, baapi.Channel, baapi.MessageID, string) (sim.Reply, error) {
-		return sim.Reply{}, errors.New("decryption key missing")
+	failing := basim.CheckerFunc(func(context.Context, baapi.Channel, baapi.MessageID, string) (basim.Reply, error) {
+		return basim.Reply{}, errors.New("decryption key missing")
 	})
-	s := simtest.Start(t, p, sim.Config{Checker: failing})
+	s := simtest.Start(t, p, basim.Config{Checker: failing})
 	c, err := client.New(client.Config{BaseURL: s.URL, TLS: p.ClientTLS(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -210,16 +210,16 @@ func TestNewRefusesWeakConfig(t *testing.T) {
 	noClientAuth.ClientAuth = 0
 	tests := []struct {
 		name string
-		cfg  sim.Config
+		cfg  basim.Config
 		want string
 	}{
-		{"no TLS", sim.Config{Dir: t.TempDir()}, "TLS is required"},
-		{"client certificates not required", sim.Config{TLS: noClientAuth, Dir: t.TempDir()}, "require and verify client certificates"},
-		{"no dir", sim.Config{TLS: p.ServerTLS(t)}, "Dir is required"},
-		{"negative faults", sim.Config{TLS: p.ServerTLS(t), Dir: t.TempDir(), Faults: sim.Faults{Unavailable: -1}}, "negative"},
+		{"no TLS", basim.Config{Dir: t.TempDir()}, "TLS is required"},
+		{"client certificates not required", basim.Config{TLS: noClientAuth, Dir: t.TempDir()}, "require and verify client certificates"},
+		{"no dir", basim.Config{TLS: p.ServerTLS(t)}, "Dir is required"},
+		{"negative faults", basim.Config{TLS: p.ServerTLS(t), Dir: t.TempDir(), Faults: basim.Faults{Unavailable: -1}}, "negative"},
 	}
 	for _, tt := range tests {
-		if _, err := sim.New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := basim.New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want error containing %q", tt.name, err, tt.want)
 		}
 	}
@@ -235,15 +235,15 @@ func TestRestartServesStoredReply(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	calls := 0
-	random := sim.CheckerFunc(func(_ context.Context, _ baapi.Channel, id baapi.MessageID, _ string) (sim.Reply, error) {
+	random := basim.CheckerFunc(func(_ context.Context, _ baapi.Channel, id baapi.MessageID, _ string) (basim.Reply, error) {
 		calls++
 		b := make([]byte, 16)
 		rand.Read(b)
-		return sim.Reply{Outcome: baapi.OutcomeOK, Name: string(id) + ".r", Data: b}, nil
+		return basim.Reply{Outcome: baapi.OutcomeOK, Name: string(id) + ".r", Data: b}, nil
 	})
-	blocking := sim.CheckerFunc(func(ctx context.Context, _ baapi.Channel, _ baapi.MessageID, _ string) (sim.Reply, error) {
+	blocking := basim.CheckerFunc(func(ctx context.Context, _ baapi.Channel, _ baapi.MessageID, _ string) (basim.Reply, error) {
 		<-ctx.Done()
-		return sim.Reply{}, ctx.Err()
+		return basim.Reply{}, ctx.Err()
 	})
 	mailbox := func(s *simtest.Sim) (client.EmawMailbox, func()) {
 		c, err := client.New(client.Config{BaseURL: s.URL, TLS: p.ClientTLS(t)})
@@ -253,7 +253,7 @@ func TestRestartServesStoredReply(t *testing.T) {
 		return client.EmawMailbox{C: c}, func() { c.Close() }
 	}
 
-	s1 := simtest.Start(t, p, sim.Config{Dir: dir, Checker: random})
+	s1 := simtest.Start(t, p, basim.Config{Dir: dir, Checker: random})
 	mb, done := mailbox(s1)
 	if _, err := mb.Upload(ctx, "m-kept", client.BytesBody([]byte("a"))); err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestRestartServesStoredReply(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := simtest.Start(t, p, sim.Config{Dir: dir, Checker: blocking})
+	s2 := simtest.Start(t, p, basim.Config{Dir: dir, Checker: blocking})
 	mb, done = mailbox(s2)
 	again, _, err := mb.Ack(ctx, "m-kept")
 	if err != nil || !bytes.Equal(first, again) {
@@ -281,7 +281,7 @@ func TestRestartServesStoredReply(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s3 := simtest.Start(t, p, sim.Config{Dir: dir, Checker: random})
+	s3 := simtest.Start(t, p, basim.Config{Dir: dir, Checker: random})
 	mb, done = mailbox(s3)
 	defer done()
 	if _, f, err := mb.Ack(ctx, "m-cut"); err != nil || f.Outcome != baapi.OutcomeOK {

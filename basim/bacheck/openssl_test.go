@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 // TestRepliesOpenWithOpenSSL: openssl, as an independent referee,

@@ -1,12 +1,12 @@
-package client
+package outbox
 
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
@@ -15,7 +15,7 @@ type PayloadSource interface {
 	// Body returns the payload with ref as an upload body, or an error
 	// (wrapping register.ErrNotFound or os.ErrNotExist when the source
 	// does not hold it).
-	Body(ctx context.Context, ref register.PayloadRef) (*Body, error)
+	Body(ctx context.Context, ref register.PayloadRef) (*client.Body, error)
 }
 
 // Sender drains the outbox: it claims due messages, uploads each with its
@@ -28,7 +28,7 @@ type PayloadSource interface {
 // Nothing is therefore lost, and nothing is accepted twice.
 type Sender struct {
 	Store    register.Store // required
-	Client   *Client        // required
+	Client   *client.Client // required
 	Payloads PayloadSource  // required
 	// Worker names this sender in claims (host-pid or similar). Required.
 	Worker string
@@ -39,8 +39,8 @@ type Sender struct {
 	Actor register.Actor
 	// Backoff sets NextAttemptAt after a failed attempt (the client has
 	// already retried within the attempt). Defaults to
-	// BackoffPolicy{Min: 5s, Max: 10m}.
-	Backoff RetryPolicy
+	// client.BackoffPolicy{Min: 5s, Max: 10m}.
+	Backoff client.RetryPolicy
 	// Now is the clock for NextAttemptAt. Defaults to time.Now.
 	Now func() time.Time
 	// Channel, if set, restricts the sender to that channel's messages:
@@ -55,7 +55,7 @@ type SendResult struct {
 	Err     error            // the upload's error, if it failed
 }
 
-func (s *Sender) defaults() (time.Duration, register.Actor, RetryPolicy, func() time.Time) {
+func (s *Sender) defaults() (time.Duration, register.Actor, client.RetryPolicy, func() time.Time) {
 	lease, actor, backoff, now := s.Lease, s.Actor, s.Backoff, s.Now
 	if lease <= 0 {
 		lease = 2 * time.Minute
@@ -64,7 +64,7 @@ func (s *Sender) defaults() (time.Duration, register.Actor, RetryPolicy, func() 
 		actor = register.System("send")
 	}
 	if backoff == nil {
-		backoff = BackoffPolicy{Min: 5 * time.Second, Max: 10 * time.Minute}
+		backoff = client.BackoffPolicy{Min: 5 * time.Second, Max: 10 * time.Minute}
 	}
 	if now == nil {
 		now = time.Now
@@ -119,7 +119,7 @@ func (s *Sender) send(ctx context.Context, m register.Message) (SendResult, erro
 	ch := baapi.Channel(m.Channel)
 	// Every outbound payload is a CMS message (see the baapi envelope
 	// convention): an XSozial dataset or an eM@w ZIP, signed and encrypted.
-	ctype := ContentTypeSealed
+	ctype := client.ContentTypeSealed
 	body, err := s.Payloads.Body(ctx, m.Payload)
 	var rec baapi.Receipt
 	if err == nil {
@@ -140,7 +140,7 @@ func (s *Sender) send(ctx context.Context, m register.Message) (SendResult, erro
 	}
 	reason := oneLine(err.Error())
 	var t register.Transition
-	var se *StatusError
+	var se *client.StatusError
 	if errors.As(err, &se) && se.StatusCode >= 400 && se.StatusCode < 500 && se.StatusCode != 408 && se.StatusCode != 425 && se.StatusCode != 429 {
 		// The BA refused this upload as such; resending it cannot help.
 		t = register.MarkDead(m.ID, reason, actor)
@@ -149,19 +149,4 @@ func (s *Sender) send(ctx context.Context, m register.Message) (SendResult, erro
 	}
 	nm, terr := s.Store.Transition(ctx, t)
 	return SendResult{Message: nm, Err: err}, terr
-}
-
-// oneLine makes an error fit a register Detail: one printable line of at
-// most 512 runes.
-func oneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > 500 {
-		s = string(r[:500]) + "…"
-	}
-	return s
 }

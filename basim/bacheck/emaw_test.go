@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"meldeweg.dev/meldeweg/basim/bacheck"
 	"meldeweg.dev/meldeweg/emaw/ack"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 // answer is one Ergebnis as the tests compare it.

@@ -1,4 +1,4 @@
-package sim
+package basim
 
 import (
 	"archive/zip"
@@ -21,7 +21,7 @@ import (
 // shape of a CMS ContentInfo). It does not decrypt, verify signatures or
 // validate against schemas, and its replies are not sealed. The BA's
 // checker, which does all that and which "meldeweg sim" uses, is
-// transport/sim/bacheck.
+// basim/bacheck.
 //
 // Its replies are small XML documents in the simulator's own model format
 // (namespace "urn:meldeweg:sim"), not the BA's: <Quittung> with

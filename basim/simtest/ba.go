@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"meldeweg.dev/meldeweg/basim"
+	"meldeweg.dev/meldeweg/basim/bacheck"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/delivery"
 	"meldeweg.dev/meldeweg/transport/pki"
-	"meldeweg.dev/meldeweg/transport/sim"
-	"meldeweg.dev/meldeweg/transport/sim/bacheck"
 )
 
 // BA is the simulator as the BA: a test PKI from pki.Init (the layout the
@@ -28,14 +28,14 @@ type BA struct {
 	PKIDir string
 	SimDir string
 	URL    string // https://127.0.0.1:PORT
-	Server *sim.Server
+	Server *basim.Server
 }
 
 // StartBA mints a test PKI and starts the simulator with the BA checker;
 // cfg's PKI fields are filled from the test PKI and its Registry defaults
 // to the embedded bundles. Inbound Anmeldungen are written for
 // cfg.Providers. Everything stops at the end of the test.
-func StartBA(tb testing.TB, cfg bacheck.Config, faults sim.Faults) *BA {
+func StartBA(tb testing.TB, cfg bacheck.Config, faults basim.Faults) *BA {
 	tb.Helper()
 	b := &BA{Dir: tb.TempDir()}
 	b.PKIDir, b.SimDir = filepath.Join(b.Dir, "pki"), filepath.Join(b.Dir, "sim")
@@ -66,7 +66,7 @@ func StartBA(tb testing.TB, cfg bacheck.Config, faults sim.Faults) *BA {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b.Server, err = sim.New(sim.Config{TLS: srvTLS, Dir: b.SimDir, Checker: checker, Faults: faults, ReplyWait: 500 * time.Millisecond})
+	b.Server, err = basim.New(basim.Config{TLS: srvTLS, Dir: b.SimDir, Checker: checker, Faults: faults, ReplyWait: 500 * time.Millisecond})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -123,7 +123,7 @@ var stems = map[baapi.Channel]struct{ client, sign, encrypt string }{
 
 // Endpoint is the channel's delivery endpoint with the sender's
 // identities from the test PKI, talking to the simulator.
-func (b *BA) Endpoint(tb testing.TB, ch baapi.Channel) *delivery.Endpoint {
+func (b *BA) Endpoint(tb testing.TB, ch baapi.Channel) *outbox.Endpoint {
 	tb.Helper()
 	c, err := client.New(client.Config{BaseURL: b.URL, TLS: b.ClientTLS(tb, ch), Attempts: 3})
 	if err != nil {
@@ -135,6 +135,6 @@ func (b *BA) Endpoint(tb testing.TB, ch baapi.Channel) *delivery.Endpoint {
 		tb.Fatal(err)
 	}
 	sign := b.Identity(tb, stems[ch].sign)
-	return &delivery.Endpoint{Channel: ch, URL: b.URL, Client: c, Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert},
+	return &outbox.Endpoint{Channel: ch, URL: b.URL, Client: c, Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert},
 		BA: ba[0], Reply: b.Identity(tb, stems[ch].encrypt), Trust: b.trust(tb)}
 }
