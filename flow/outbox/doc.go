@@ -79,4 +79,9 @@
 // transition), so a worker whose lease expired mid-upload can still mark
 // a message dead that another worker has meanwhile reclaimed. An answer
 // of the BA is opened in memory, bounded by Outbox.MaxAnswerBytes.
+//
+// A payload opened with the wrong instance key fails authentication just
+// like a tampered one (payload.ErrCorrupt) and is treated as corrupt:
+// until payloads name the key they were sealed with, a wrong --payloads
+// directory marks the messages it tries to send dead.
 package outbox
