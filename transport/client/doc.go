@@ -56,5 +56,9 @@
 // The pinned CAs named in a TLSError come from x509.CertPool.Subjects,
 // which cannot list the system pool; the client never uses that pool. A
 // request's observer is called on the requesting goroutine and delays the
-// request while it runs.
+// request while it runs. With TLS 1.3 a server's refusal of the client
+// certificate reaches the client only after its own side of the
+// handshake: an upload already writing its body may first see the
+// connection break, which is retried, and the refusal comes with the next
+// attempt.
 package client
