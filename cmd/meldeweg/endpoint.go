@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -189,7 +190,11 @@ func (e *env) outbox(fs *flag.FlagSet) (*outbox.Outbox, error) {
 		return nil, err
 	}
 	host, _ := os.Hostname()
-	return &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor(), Worker: workerName(host)}, nil
+	// The logger tells the operator what a delivery waits for (another
+	// worker's lease, a retry time) and which dead worker's message it
+	// took back.
+	return &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor(), Worker: workerName(host),
+		Logger: slog.New(slog.NewTextHandler(e.stderr, nil))}, nil
 }
 
 // currentActor is the operator running the command, by login, or the

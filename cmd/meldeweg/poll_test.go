@@ -280,7 +280,7 @@ func TestSendThenPoll(t *testing.T) {
 
 	store := openRegisterT(t, regFile)
 	got, entries := eventsOf(t, store, id)
-	if want := "built sealed queued sending receipt sent feedback feedback acknowledged"; got != want {
+	if want := "built sealed queued sending attempt receipt sent feedback feedback acknowledged"; got != want {
 		t.Errorf("upload events: got %q, want %q", got, want)
 	}
 	var details []string

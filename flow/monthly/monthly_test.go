@@ -126,7 +126,7 @@ func TestMonthlyRunIsIdempotent(t *testing.T) {
 	if res.Message.ID != id || res.Message.State != register.MessageAcknowledged {
 		t.Fatalf("message %s in %s, want %s acknowledged", res.Message.ID, res.Message.State, id)
 	}
-	want := "built checked sealed queued sending receipt sent feedback acknowledged"
+	want := "built checked sealed queued sending attempt receipt sent feedback acknowledged"
 	if got := events(t, tb.store, id); got != want {
 		t.Errorf("register entries for %s:\n got %s\nwant %s", id, got, want)
 	}

@@ -54,15 +54,6 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
-// Attempt describes one attempt of a request, for Config.OnAttempt.
-type Attempt struct {
-	Method, Path string
-	// MessageID is set for uploads.
-	MessageID baapi.MessageID
-	// N counts attempts from 1.
-	N int
-}
-
 // Config configures a Client.
 type Config struct {
 	// BaseURL is the BA endpoint, "https://host:port" (a path prefix is
@@ -81,8 +72,10 @@ type Config struct {
 	// MaxReplyBytes bounds a reply file or listing held in memory.
 	// Defaults to 64 MiB.
 	MaxReplyBytes int64
-	// OnAttempt, if set, is called before every attempt (for the
-	// register's attempt entries and for metrics).
+	// OnAttempt, if set, is called before every attempt (for metrics).
+	// How each attempt ended is reported to the observer of the request's
+	// context instead (WithAttemptObserver), which is how the outbox
+	// records every attempt of an upload in the register.
 	OnAttempt func(Attempt)
 	// Logger receives retry diagnostics at debug level. Defaults to none.
 	// Paths and message IDs are logged; bodies never are.
@@ -117,8 +110,14 @@ var (
 	// digest or length).
 	ErrCorruptResponse = errors.New("corrupt response")
 	// ErrRejectedTLS: the TLS connection failed for a reason retrying
-	// cannot fix (certificate or protocol).
+	// cannot fix (certificate or protocol). The concrete error is a
+	// *TLSError with the evidence.
 	ErrRejectedTLS = errors.New("TLS connection refused")
+	// ErrUploadBody: the upload's body could not be opened or read from
+	// its source (a file, a kept payload); the request ended at once,
+	// since sending again cannot fix the source. The source's own error
+	// is wrapped too (e.g. a payload that fails authentication).
+	ErrUploadBody = errors.New("upload body could not be read")
 )
 
 // StatusError is a final non-success HTTP answer.
@@ -167,6 +166,12 @@ func (e *corruptError) Unwrap() []error {
 func corrupt(format string, args ...any) error {
 	return &corruptError{err: fmt.Errorf(format, args...)}
 }
+
+// bodyError is a failure of the upload body's source; it is final.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string   { return e.err.Error() }
+func (e *bodyError) Unwrap() []error { return []error{ErrUploadBody, e.err} }
 
 // finalError marks a condition the handler found that must not be
 // retried (for example ErrNotReady).
@@ -224,10 +229,15 @@ func New(cfg Config) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	policy := cfg.RetryPolicy
+	ev := newTLSEvidence(cfg.TLS, u.Hostname())
 	rc := &retryablehttp.Client{
 		HTTPClient: hc,
 		RetryMax:   cfg.Attempts - 1,
-		CheckRetry: checkRetry,
+		CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+			retry, err2 := checkRetry(ctx, resp, err, ev)
+			trackerOf(ctx).judged(resp, err2Or(err, err2))
+			return retry, err2
+		},
 		Backoff: func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
 			return policy.NextRetry(attempt, resp)
 		},
@@ -236,10 +246,12 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger != nil {
 		rc.Logger = slogAdapter{cfg.Logger}
 	}
-	if cfg.OnAttempt != nil {
-		on := cfg.OnAttempt
-		rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, i int) {
-			on(Attempt{Method: r.Method, Path: r.URL.Path, MessageID: baapi.MessageID(r.Header.Get(baapi.HeaderMessageID)), N: i + 1})
+	on := cfg.OnAttempt
+	rc.RequestLogHook = func(_ retryablehttp.Logger, r *http.Request, i int) {
+		a := Attempt{Method: r.Method, Path: r.URL.Path, MessageID: baapi.MessageID(r.Header.Get(baapi.HeaderMessageID)), N: i + 1}
+		trackerOf(r.Context()).start(a)
+		if on != nil {
+			on(a)
 		}
 	}
 	return &Client{base: strings.TrimRight(cfg.BaseURL, "/"), rc: rc, http: hc, maxReply: cfg.MaxReplyBytes}, nil
@@ -248,22 +260,33 @@ func New(cfg Config) (*Client, error) {
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
+// err2Or is the error that describes an attempt: the retry decision's
+// error when it has one (a TLS failure with its evidence), else the
+// attempt's own.
+func err2Or(err, err2 error) error {
+	if err2 != nil {
+		return err2
+	}
+	return err
+}
+
 // checkRetry is the client's single retry decision (go-retryablehttp
 // CheckRetry). err is a transport error or the response handler's error.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+func checkRetry(ctx context.Context, resp *http.Response, err error, ev *tlsEvidence) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
 	if err != nil {
 		var se *StatusError
 		var fe *finalError
+		var be *bodyError
 		switch {
-		case errors.As(err, &se), errors.As(err, &fe):
+		case errors.As(err, &se), errors.As(err, &fe), errors.As(err, &be):
 			return false, err
 		case errors.Is(err, ErrCorruptResponse):
 			return true, nil
 		case tlsFailure(err):
-			return false, fmt.Errorf("%w: %w", ErrRejectedTLS, err)
+			return false, ev.explain(err)
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "unsupported protocol scheme") {
@@ -306,7 +329,12 @@ func errorHandler(resp *http.Response, err error, attempts int) (*http.Response,
 		return nil, err
 	}
 	var fe *finalError
-	if errors.As(err, &fe) {
+	var be *bodyError
+	switch {
+	case errors.As(err, &be):
+		closeBody(resp)
+		return nil, be
+	case errors.As(err, &fe):
 		closeBody(resp)
 		return nil, fe.err
 	}
@@ -364,6 +392,7 @@ func (c *Client) do(ctx context.Context, method, path string, body *Body, hdr ht
 		// decryption per upload).
 		raw = retryablehttp.ReaderFunc(func() (io.Reader, error) { return &lazyBody{open: body.open}, nil })
 	}
+	ctx, tracker := newTracker(ctx)
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, c.base+path, raw)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
@@ -383,6 +412,7 @@ func (c *Client) do(ctx context.Context, method, path string, body *Body, hdr ht
 		return handle(resp)
 	})
 	resp, err := c.rc.Do(req)
+	tracker.finish(err)
 	if err != nil {
 		return err
 	}
@@ -390,8 +420,10 @@ func (c *Client) do(ctx context.Context, method, path string, body *Body, hdr ht
 	return nil
 }
 
-// lazyBody opens a Body's content on the first Read. An error opening it
-// ends the request: retrying cannot fix it. The transport may close a
+// lazyBody opens a Body's content on the first Read. An error opening or
+// reading it ends the request (a *bodyError): sending again cannot fix the
+// source, and the caller decides what it means (the outbox stops at once
+// on a payload that fails authentication). The transport may close a
 // request body while another goroutine reads it, hence the lock.
 type lazyBody struct {
 	mu     sync.Mutex
@@ -409,11 +441,15 @@ func (l *lazyBody) Read(p []byte) (int, error) {
 	if l.r == nil {
 		r, err := l.open()
 		if err != nil {
-			return 0, &finalError{err: fmt.Errorf("opening the upload body: %w", err)}
+			return 0, &bodyError{err: fmt.Errorf("opening the upload body: %w", err)}
 		}
 		l.r = r
 	}
-	return l.r.Read(p)
+	n, err := l.r.Read(p)
+	if err != nil && err != io.EOF {
+		return n, &bodyError{err: fmt.Errorf("reading the upload body: %w", err)}
+	}
+	return n, err
 }
 
 func (l *lazyBody) Close() error {

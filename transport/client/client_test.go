@@ -573,3 +573,30 @@ type closeCounter struct {
 }
 
 func (c *closeCounter) Close() error { c.close(); return nil }
+
+// TestReaderBodyReadFails: a body whose source fails while it is read (a
+// kept payload that fails authentication half-way) ends the upload at
+// once: sending again cannot repair the source. The error wraps
+// ErrUploadBody and the source's own error, and nothing is accepted.
+func TestReaderBodyReadFails(t *testing.T) {
+	t.Parallel()
+	p := simtest.NewPKI(t)
+	s := simtest.Start(t, p, basim.Config{})
+	c, log := newClient(t, s.URL, p.ClientTLS(t), nil)
+	tampered := errors.New("chunk 3 fails authentication")
+	data := randomBytes(t, 512<<10)
+	body := client.ReaderBody(int64(len(data)), sha256.Sum256(data), func() (io.Reader, error) {
+		return io.MultiReader(bytes.NewReader(data[:200<<10]), iotestErrReader{tampered}), nil
+	})
+	_, err := c.Upload(context.Background(), baapi.ChannelEmaw, "m-tampered", client.ContentTypeSealed, body)
+	if !errors.Is(err, tampered) || !errors.Is(err, client.ErrUploadBody) {
+		t.Fatalf("got %v, want an error wrapping ErrUploadBody and the source's error", err)
+	}
+	if log.n() != 1 || len(s.Accepted()) != 0 {
+		t.Fatalf("attempts %d, accepted %d: want 1 and 0", log.n(), len(s.Accepted()))
+	}
+}
+
+type iotestErrReader struct{ err error }
+
+func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 )
 
 // defaultTLSConfig holds the TLS settings every Meldeweg connection
@@ -62,28 +61,5 @@ func ServerTLSConfig(cert tls.Certificate, clientCAs *x509.CertPool) (*tls.Confi
 	c.Certificates = []tls.Certificate{cert}
 	c.ClientCAs = clientCAs
 	c.ClientAuth = tls.RequireAndVerifyClientCert
-	return c, nil
-}
-
-// LoadCertPool reads PEM certificates from path into a new pool (not the
-// system pool). A file without any certificate is an error.
-func LoadCertPool(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate found", path)
-	}
-	return pool, nil
-}
-
-// LoadKeyPair reads a PEM certificate chain and its private key.
-func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	c, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return c, fmt.Errorf("certificate %s with key %s: %w", certFile, keyFile, err)
-	}
 	return c, nil
 }

@@ -13,9 +13,17 @@
 // Passwords never come from the command line: a Password names an
 // environment variable or a file.
 //
+// A file that holds a private key or a password (a PEM key, a PKCS#12
+// file, a password file) must be accessible by its owner only, as ssh
+// demands of its keys: one with any of the mode bits 0077 set is refused
+// with a *FileModeError (errors.Is ErrFileMode) that names the file, its
+// mode and the fix ("chmod 600 FILE"). Certificate files may be readable
+// by all.
+//
 // # The test PKI
 //
-// Init(dir, InitOptions{}) writes a complete test PKI. Every certificate
+// Init(dir, InitOptions{}) writes a complete test PKI into dir (created
+// with mode 0700). Every certificate
 // has O="MELDEWEG TEST PKI - NOT FOR PRODUCTION" in its subject, and the
 // directory holds a README.txt saying so. Keys are RSA (2048 bits by
 // default, for speed; test only). Layout:
@@ -35,9 +43,14 @@
 //
 // Each .pem holds the certificate followed by the CA certificate; each .key
 // the unencrypted PKCS#8 key (mode 0600); each .p12 key, certificate and CA
-// (AES-256/PBKDF2, openssl-readable). Signing certificates carry key usage
-// digitalSignature+contentCommitment and extended key usage
+// (AES-256/PBKDF2, openssl-readable; mode 0600, as is the password file).
+// Signing certificates carry key usage digitalSignature+contentCommitment and extended key usage
 // emailProtection (what "openssl cms -verify" checks by default);
 // encryption certificates keyEncipherment; client and server certificates
 // digitalSignature+keyEncipherment with clientAuth/serverAuth.
+//
+// # Limits
+//
+// On Windows file modes do not describe who may read a file, and the mode
+// check is skipped. Encrypted PEM keys are not supported (see Loading).
 package pki

@@ -218,7 +218,8 @@ func Init(dir string, opts InitOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err == nil && !opts.Force {
 		return fmt.Errorf("%s: %w", dir, ErrExists)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// 0700: the directory holds private keys and their password.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	ca, err := NewCA(Spec{CommonName: "Meldeweg Test Root CA", RSABits: opts.RSABits, NotAfter: time.Now().AddDate(10, 0, 0)})

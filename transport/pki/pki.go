@@ -30,7 +30,8 @@ type Password struct {
 	// Env is the name of an environment variable holding the password.
 	Env string
 	// File is a file whose content is the password; one trailing newline
-	// is removed.
+	// is removed. It must be accessible by its owner only (chmod 600),
+	// else Value returns a *FileModeError.
 	File string
 }
 
@@ -47,7 +48,7 @@ func (p Password) Value() (string, error) {
 		}
 		return v, nil
 	case p.File != "":
-		b, err := os.ReadFile(p.File)
+		b, err := readSecret(p.File, "password file")
 		if err != nil {
 			return "", fmt.Errorf("password: %w", err)
 		}
@@ -75,7 +76,11 @@ func IsPKCS12(path string) bool {
 // LoadIdentity loads a key and its certificate. With a PKCS#12 file as
 // certPath (or keyPath), the other path may be empty and pw unlocks it.
 // With PEM, keyPath may be empty when the key is in certPath. The key must
-// belong to the certificate (ErrKeyMismatch otherwise).
+// belong to the certificate (ErrKeyMismatch otherwise). A file that holds
+// the key (PEM key file, or a PKCS#12 file) must be accessible by its
+// owner only, as ssh demands of its keys: one that group or others may
+// read or write gives a *FileModeError naming the file and the chmod that
+// fixes it. Certificate files may be readable by all.
 func LoadIdentity(certPath, keyPath string, pw Password) (*Identity, error) {
 	p12 := ""
 	switch {
@@ -112,7 +117,7 @@ func LoadIdentity(certPath, keyPath string, pw Password) (*Identity, error) {
 }
 
 func loadPKCS12(path string, pw Password) (*Identity, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSecret(path, "PKCS#12 file")
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +199,7 @@ func CertPool(paths ...string) (*x509.CertPool, error) {
 }
 
 func loadPEMKey(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSecret(path, "private key")
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,65 @@ func TestPasswordFile(t *testing.T) {
 	got, err := Password{File: p}.Value()
 	if err != nil || got != "s3cret" {
 		t.Errorf("got %q, %v; want s3cret (trailing newline removed)", got, err)
+	}
+}
+
+// TestSecretFilesMustBePrivate: a key, PKCS#12 or password file that
+// group or others may access is refused, as ssh refuses such keys, with
+// an error naming the file, its mode and the chmod that fixes it; the
+// same file at 0600 or 0400 loads, and certificates may be world-readable.
+func TestSecretFilesMustBePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	if err := Init(dir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("test PKI directory: %v, mode %v, want 0700", err, st.Mode().Perm())
+	}
+	cert, key, p12, pwFile := filepath.Join(dir, "emaw-sign.pem"), filepath.Join(dir, "emaw-sign.key"),
+		filepath.Join(dir, "emaw-sign.p12"), filepath.Join(dir, "p12-password.txt")
+	for _, p := range []string{key, p12, pwFile} {
+		if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600 from Init", p, st.Mode().Perm())
+		}
+	}
+	if err := os.Chmod(cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loads := map[string]func() error{
+		key: func() error { _, err := LoadIdentity(cert, key, Password{}); return err },
+		// The password file is checked before the PKCS#12 file is opened;
+		// keep it private while the .p12 is tested.
+		p12:    func() error { _, err := LoadIdentity(p12, "", Password{File: pwFile}); return err },
+		pwFile: func() error { _, err := Password{File: pwFile}.Value(); return err },
+	}
+	for file, load := range loads {
+		for _, mode := range []os.FileMode{0o640, 0o604, 0o620, 0o644, 0o660} {
+			t.Run(filepath.Base(file)+" "+mode.String(), func(t *testing.T) {
+				if err := os.Chmod(file, mode); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Chmod(file, 0o600)
+				err := load()
+				var fe *FileModeError
+				if !errors.As(err, &fe) || !errors.Is(err, ErrFileMode) || fe.Path != file {
+					t.Fatalf("got %v, want a *FileModeError for %s", err, file)
+				}
+				for _, want := range []string{file, "chmod 600 " + file, "group or others", "0" + strconv.FormatUint(uint64(mode), 8)} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+			})
+		}
+		for _, mode := range []os.FileMode{0o600, 0o400} {
+			if err := os.Chmod(file, mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := load(); err != nil {
+				t.Errorf("%s at %v: %v", file, mode, err)
+			}
+			os.Chmod(file, 0o600)
+		}
 	}
 }

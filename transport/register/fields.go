@@ -69,6 +69,12 @@ const (
 	// EventPayloadDeleted: a sealed payload was deleted under a retention
 	// rule; the entry keeps its hash and size, so the chain still verifies.
 	EventPayloadDeleted Event = "payload-deleted"
+	// EventAttempt: one HTTP attempt of an upload ended (the client may
+	// make several within one claim); Detail names the outcome, a status
+	// code or a class of error such as "connection reset", never a body.
+	// It does not change the message's state: the claim's last attempt
+	// is followed by the sent, retry-wait or dead entry.
+	EventAttempt Event = "attempt"
 )
 
 // Events lists every Event, in the order above.
@@ -76,7 +82,7 @@ func Events() []Event {
 	return []Event{
 		EventBuilt, EventChecked, EventSealed, EventQueued, EventSending, EventSent,
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
-		EventFeedback, EventReceived, EventPayloadDeleted,
+		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
 	}
 }
 
