@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
 	"meldeweg.dev/meldeweg/transport/baapi"
 )
 
@@ -184,38 +185,14 @@ func (s *Server) replyPath(k key) string {
 	return filepath.Join(s.cfg.Dir, "replies", string(k.ch), string(k.id)+".json")
 }
 
-// storeReply writes the reply durably: a synced temporary file renamed
-// into place, then the directory synced.
+// storeReply writes the reply durably (atomicfile: a synced temporary
+// file renamed into place, then the directory synced).
 func (s *Server) storeReply(k key, r Reply) error {
 	b, err := json.Marshal(storedReply{Outcome: r.Outcome, Name: r.Name, Data: r.Data})
 	if err != nil {
 		return err
 	}
-	path := s.replyPath(k)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".reply-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteBytes(s.replyPath(k), 0o600, b)
 }
 
 // loadReply reads a stored reply; os.ErrNotExist when there is none.
