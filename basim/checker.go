@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -13,6 +14,83 @@ import (
 
 	"meldeweg.dev/meldeweg/transport/baapi"
 )
+
+// Reply is a Checker's verdict on an upload.
+type Reply struct {
+	Outcome baapi.Outcome
+	// Name is the file name the BA gives the reply.
+	Name string
+	// Data is the feedback file (XSozial) or acknowledgement (eM@w).
+	Data []byte
+}
+
+// Checker judges an accepted upload. payload is the path of the stored
+// upload; it must not be changed. An error means the checker itself
+// failed; the simulator then answers NOK with a BA-internal error, as the
+// BA does ("the provider re-delivers").
+type Checker interface {
+	Check(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (Reply, error)
+}
+
+// CheckerFunc adapts a function to Checker.
+type CheckerFunc func(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (Reply, error)
+
+// Check implements Checker.
+func (f CheckerFunc) Check(ctx context.Context, ch baapi.Channel, id baapi.MessageID, payload string) (Reply, error) {
+	return f(ctx, ch, id, payload)
+}
+
+// replyState is the answer to one accepted upload: done is closed once
+// reply (and its hash sum) is set.
+type replyState struct {
+	done  chan struct{}
+	reply Reply
+	sum   [sha256.Size]byte
+}
+
+func (s *Server) startCheck(k key, rec AcceptedRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startCheckLocked(k, rec)
+}
+
+// startCheckLocked judges an accepted upload in the background; the reply
+// is offered in the inbox and on the reply path when done.
+func (s *Server) startCheckLocked(k key, rec AcceptedRecord) {
+	st := &replyState{done: make(chan struct{})}
+	s.replies[k] = st
+	s.checkWG.Add(1)
+	go func() {
+		defer s.checkWG.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.closing:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		reply, err := s.cfg.Checker.Check(ctx, k.ch, k.id, s.payloadPath(k))
+		if err != nil {
+			s.logger.Error("checking an upload failed", "channel", k.ch, "message_id", k.id, "err", err)
+			reply = internalErrorReply(k.ch, k.id)
+		}
+		if reply.Name == "" {
+			reply.Name = string(k.id) + ".reply"
+		}
+		// A check cut short by a shutdown is judged again after the
+		// restart; every other reply is final and kept.
+		if err == nil || ctx.Err() == nil {
+			if serr := s.storeReply(k, reply); serr != nil {
+				s.logger.Error("storing a reply failed; it is offered from memory only", "channel", k.ch, "message_id", k.id, "err", serr)
+			}
+		}
+		s.mu.Lock()
+		s.publishLocked(k, st, reply)
+		s.mu.Unlock()
+	}()
+}
 
 // StructuralChecker is the default Checker of Config, for transport
 // tests that send unsealed bytes. It checks the shape only: an eM@w upload

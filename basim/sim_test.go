@@ -266,6 +266,14 @@ func TestRestartServesStoredReply(t *testing.T) {
 	if err := s1.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Replies can hold personal data: 0600, and no temporary file left.
+	replies, _ := os.ReadDir(filepath.Join(dir, "replies", string(baapi.ChannelEmaw)))
+	if len(replies) != 1 {
+		t.Fatalf("stored replies %v, want one", replies)
+	}
+	if info, err := replies[0].Info(); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("stored reply %s: %v, want mode 0600", replies[0].Name(), info)
+	}
 
 	s2 := simtest.Start(t, p, basim.Config{Dir: dir, Checker: blocking})
 	mb, done = mailbox(s2)

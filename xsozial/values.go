@@ -106,11 +106,6 @@ func (d Date) Year() int  { return int(d) / 10000 }
 func (d Date) Month() int { return int(d) / 100 % 100 }
 func (d Date) Day() int   { return int(d) % 100 }
 
-// InMonth returns the month the date falls in.
-func (d Date) InMonth() schemas.Month {
-	return schemas.Month{Year: d.Year(), Month: time.Month(d.Month())}
-}
-
 // AgeAt returns the completed years of a person born on d at date at.
 func (d Date) AgeAt(at Date) int {
 	age := at.Year() - d.Year()

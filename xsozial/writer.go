@@ -35,9 +35,6 @@ func NewWriter(w io.Writer, version string) *Writer {
 	return &Writer{w: bufio.NewWriterSize(w, 256<<10), version: version, line: 1}
 }
 
-// Line returns the line the next element will be written on.
-func (w *Writer) Line() int { return w.line }
-
 // ErrOrder is returned when the Writer's methods are called out of order.
 var ErrOrder = errors.New("xsozial writer: calls out of order")
 

@@ -259,18 +259,13 @@ func (c *Checker) openOptions() cms.OpenOptions {
 	return cms.OpenOptions{Key: c.decrypt, Cert: c.cfg.Decrypt.Cert, Trust: c.cfg.Trust, Profile: cms.ProfileCompat, Now: c.cfg.Now()}
 }
 
-// EnvelopeError is why an upload could not be opened: the rule (UMS_*),
+// envelopeVerdict is why an upload could not be opened: the rule (UMS_*),
 // the eM@w Fehler code and a text for the reply.
-type EnvelopeError struct {
+type envelopeVerdict struct {
 	Rule string
 	Code string
 	Text string
-	Err  error
 }
-
-func (e *EnvelopeError) Error() string { return e.Rule + " " + e.Text }
-
-func (e *EnvelopeError) Unwrap() error { return e.Err }
 
 // Envelope rules. Their codes are in the eM@w "rejected" range.
 const (
@@ -278,29 +273,28 @@ const (
 	RuleSignature = "UMS_0020" // not signed, altered, signature does not verify
 	RuleSigner    = "UMS_0030" // signer certificate untrusted, expired, wrong usage
 	RuleAlgorithm = "UMS_0040" // algorithm refused
-	RuleContent   = "UMS_0050" // the content is not what the channel carries
 )
 
-// envelopeError classifies an error of cms.Open. The texts of the two
+// classifyEnvelope classifies an error of cms.Open. The texts of the two
 // key-unwrap failures are merged into one, so that the reply is not a
 // padding oracle for RSA PKCS#1 v1.5 key transport.
-func envelopeError(err error) *EnvelopeError {
-	e := &EnvelopeError{Err: err}
+func classifyEnvelope(err error) envelopeVerdict {
+	var e envelopeVerdict
 	switch {
 	case errors.Is(err, cms.ErrKeyDecrypt), errors.Is(err, cms.ErrCiphertext):
-		e.Rule, e.Code, e.Text = RuleDecrypt, "1010", "Die Lieferung kann mit dem Schlüssel der BA nicht entschlüsselt werden (Schlüssel oder Chiffretext beschädigt)."
+		e.Rule, e.Code, e.Text = RuleDecrypt, CodeDecrypt, "Die Lieferung kann mit dem Schlüssel der BA nicht entschlüsselt werden (Schlüssel oder Chiffretext beschädigt)."
 	case errors.Is(err, cms.ErrNotRecipient):
-		e.Rule, e.Code, e.Text = RuleDecrypt, "1010", "Die Lieferung ist nicht für das Verschlüsselungszertifikat der BA verschlüsselt: "+err.Error()
+		e.Rule, e.Code, e.Text = RuleDecrypt, CodeDecrypt, "Die Lieferung ist nicht für das Verschlüsselungszertifikat der BA verschlüsselt: "+err.Error()
 	case errors.Is(err, cms.ErrMalformed), errors.Is(err, cms.ErrTruncated), errors.Is(err, cms.ErrNotEncrypted):
-		e.Rule, e.Code, e.Text = RuleDecrypt, "1010", "Die Lieferung ist keine verschlüsselte CMS-Nachricht: "+err.Error()
+		e.Rule, e.Code, e.Text = RuleDecrypt, CodeDecrypt, "Die Lieferung ist keine verschlüsselte CMS-Nachricht: "+err.Error()
 	case errors.Is(err, cms.ErrUntrustedSigner), errors.Is(err, cms.ErrSignerExpired), errors.Is(err, cms.ErrSignerNotYetValid), errors.Is(err, cms.ErrKeyUsage):
-		e.Rule, e.Code, e.Text = RuleSigner, "1011", "Das Signaturzertifikat wird nicht anerkannt: "+err.Error()
+		e.Rule, e.Code, e.Text = RuleSigner, CodeSigner, "Das Signaturzertifikat wird nicht anerkannt: "+err.Error()
 	case errors.Is(err, cms.ErrAlgorithm):
-		e.Rule, e.Code, e.Text = RuleAlgorithm, "1012", "Ein Algorithmus der Lieferung ist nicht zugelassen: "+err.Error()
+		e.Rule, e.Code, e.Text = RuleAlgorithm, CodeAlgorithm, "Ein Algorithmus der Lieferung ist nicht zugelassen: "+err.Error()
 	case errors.Is(err, cms.ErrNotSigned), errors.Is(err, cms.ErrContentAltered), errors.Is(err, cms.ErrBadSignature):
-		e.Rule, e.Code, e.Text = RuleSignature, "1013", "Die Signatur der Lieferung ist ungültig: "+err.Error()
+		e.Rule, e.Code, e.Text = RuleSignature, CodeSignature, "Die Signatur der Lieferung ist ungültig: "+err.Error()
 	default:
-		e.Rule, e.Code, e.Text = RuleDecrypt, "1010", "Die Lieferung kann nicht geöffnet werden: "+err.Error()
+		e.Rule, e.Code, e.Text = RuleDecrypt, CodeDecrypt, "Die Lieferung kann nicht geöffnet werden: "+err.Error()
 	}
 	return e
 }

@@ -73,7 +73,7 @@ func (c *Checker) checkEmaw(ctx context.Context, id baapi.MessageID, payload str
 		data, err := c.emawUploadNOK(ctx, id, CodeArchive, fmt.Sprintf("Die entschlüsselte Lieferung überschreitet die Grenze von %d Bytes.", c.cfg.MaxEmawBytes), now)
 		return data, name, baapi.OutcomeNOK, err
 	case err != nil:
-		ee := envelopeError(err)
+		ee := classifyEnvelope(err)
 		data, err := c.emawUploadNOK(ctx, id, ee.Code, truncate(ee.Text, maxFehlerTextRunes), now)
 		return data, name, baapi.OutcomeNOK, err
 	}

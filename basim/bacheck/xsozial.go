@@ -72,7 +72,7 @@ func (c *Checker) checkXSozial(ctx context.Context, id baapi.MessageID, payload 
 	var fb *feedback.Feedback
 	switch {
 	case openErr != nil:
-		ee := envelopeError(openErr)
+		ee := classifyEnvelope(openErr)
 		fb = &feedback.Feedback{File: string(id), Received: now.UTC().Format(time.RFC3339), Result: feedback.Rejected,
 			Findings: []feedback.Finding{{Stage: "Umschlag", Rule: ee.Rule, Severity: string(check.Fehler), Text: ee.Text}}}
 	case checkErr != nil:
@@ -125,7 +125,7 @@ func fillHeader(fb *feedback.Feedback, now time.Time) {
 func (c *Checker) internalError(ctx context.Context, ch baapi.Channel, id baapi.MessageID) ([]byte, string, baapi.Outcome, error) {
 	now := c.cfg.Now()
 	if ch == baapi.ChannelEmaw {
-		data, err := c.emawUploadNOK(ctx, id, "9000", "Interner Verarbeitungsfehler der BA; bitte dieselbe Lieferung erneut senden.", now)
+		data, err := c.emawUploadNOK(ctx, id, CodeBAInternal, "Interner Verarbeitungsfehler der BA; bitte dieselbe Lieferung erneut senden.", now)
 		return data, string(id) + ".quittung.xml.p7m", baapi.OutcomeNOK, err
 	}
 	fb := &feedback.Feedback{File: string(id), Received: now.UTC().Format(time.RFC3339), Result: feedback.Rejected,

@@ -10,13 +10,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -121,40 +118,6 @@ func (p *PKI) ServerTLS(tb testing.TB) *tls.Config {
 		tb.Fatal(err)
 	}
 	return c
-}
-
-// Files are the PEM files WriteFiles wrote.
-type Files struct {
-	CACert, ServerCert, ServerKey, ClientCert, ClientKey string
-}
-
-// WriteFiles writes the CA certificate and the server and client key
-// pairs as PEM files into dir.
-func (p *PKI) WriteFiles(tb testing.TB, dir string) Files {
-	tb.Helper()
-	f := Files{
-		CACert:     filepath.Join(dir, "ba-ca.pem"),
-		ServerCert: filepath.Join(dir, "ba-server.pem"), ServerKey: filepath.Join(dir, "ba-server.key"),
-		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client.key"),
-	}
-	writePEM(tb, f.CACert, "CERTIFICATE", p.CA.Cert.Raw)
-	writePEM(tb, f.ServerCert, "CERTIFICATE", p.Server.Cert.Raw)
-	writePEM(tb, f.ClientCert, "CERTIFICATE", p.Client.Cert.Raw)
-	for path, k := range map[string]*ecdsa.PrivateKey{f.ServerKey: p.Server.Key, f.ClientKey: p.Client.Key} {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		writePEM(tb, path, "PRIVATE KEY", der)
-	}
-	return f
-}
-
-func writePEM(tb testing.TB, path, typ string, der []byte) {
-	tb.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // Sim is a running simulator.

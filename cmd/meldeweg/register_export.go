@@ -7,9 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
+	"meldeweg.dev/meldeweg/transport/atomicfile"
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
@@ -67,18 +66,6 @@ func runRegisterExport(e *env, fs *flag.FlagSet, args []string) int {
 		}
 	}
 
-	var w io.Writer = e.stdout
-	var tmp *os.File
-	if output != "" {
-		tmp, err = os.CreateTemp(filepath.Dir(output), ".export-*")
-		if err != nil {
-			return e.failf(exitError, "%v", err)
-		}
-		defer os.Remove(tmp.Name())
-		defer tmp.Close()
-		w = tmp
-	}
-	bw := bufio.NewWriter(w)
 	write := register.ExportJSONL
 	if format == "csv" {
 		write = register.ExportCSV
@@ -95,25 +82,25 @@ func runRegisterExport(e *env, fs *flag.FlagSet, args []string) int {
 			}
 		}
 	}
-	n, err := write(bw, entries)
-	if err == nil {
-		err = bw.Flush()
+	var n int64
+	export := func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		var err error
+		if n, err = write(bw, entries); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
-	if err != nil {
+	if output == "" {
+		if err := export(e.stdout); err != nil {
+			return e.failf(exitError, "exporting %s: %v", loc, err)
+		}
+		return exitOK
+	}
+	if err := atomicfile.Write(output, 0o600, export); err != nil {
 		return e.failf(exitError, "exporting %s: %v", loc, err)
 	}
-	if tmp != nil {
-		if err := tmp.Sync(); err != nil {
-			return e.failf(exitError, "%v", err)
-		}
-		if err := tmp.Close(); err != nil {
-			return e.failf(exitError, "%v", err)
-		}
-		if err := os.Rename(tmp.Name(), output); err != nil {
-			return e.failf(exitError, "%v", err)
-		}
-		fmt.Fprintf(e.stderr, "%s: %d entries written to %s, head %s\n", e.name, n, output, rep.Head)
-	}
+	fmt.Fprintf(e.stderr, "%s: %d entries written to %s, head %s\n", e.name, n, output, rep.Head)
 	return exitOK
 }
 

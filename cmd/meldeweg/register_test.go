@@ -190,6 +190,12 @@ func TestRegisterExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st, _ := os.Stat(out); st.Mode().Perm() != 0o600 {
+		t.Errorf("export mode %v, want 0600", st.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+		t.Errorf("files next to the export: %v, want only the export", ents)
+	}
 	var entries []register.Entry
 	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var r register.Record

@@ -7,7 +7,11 @@
 //   - VTX: XSD validation against the bundle in force for the file's
 //     reporting month (libxml2, streaming).
 //   - PTX: the plausibility rules of the same bundle's rule table
-//     (regeln.csv), codes against its Schlüsselkatalog.
+//     (regeln.csv), codes against its Schlüsselkatalog. The table also
+//     holds each rule's numeric limit (column grenze: "3000.00 EUR",
+//     "25 Jahre"); the code of a module decides how to compare, the table
+//     how much. A table whose limits are missing or malformed does not
+//     load, and PTX is then incomplete with the error naming line and rule.
 //
 // A stage is passed only when it ran to its end and found no Fehler; a
 // stage that could not run to its end is "incomplete", never passed.
@@ -29,7 +33,9 @@
 // # Limits
 //
 // VTX findings carry the BG-Nummer of the block they are in but no
-// Kundennummer (libxml2 reports positions, not records). Duplicate
+// Kundennummer (libxml2 reports positions, not records). PTX has code
+// for the rules listed in [Implemented]; a rule of an operator's table
+// that is not among them is loaded but never found. Duplicate
 // detection across BGs uses 64-bit hashes: a collision could hide a
 // duplicate (about 3·10⁻⁸ for a million keys), never invent one.
 package check

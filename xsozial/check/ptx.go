@@ -22,6 +22,20 @@ var Implemented = []string{
 	"R18_0010", "R18_0020", "R18_0030", "R18_0040", "R18_0050",
 }
 
+// ruleLimits names, for every rule whose check compares against a number,
+// what that number (column grenze of the rule table) must be. The numbers
+// themselves are only in the rule table.
+var ruleLimits = map[string]limitShape{
+	"R2_0100":  {unit: unitEUR},               // KdU above it
+	"R3_0040":  {unit: unitYears, span: true}, // erwerbsfähig outside it
+	"R3_0070":  {unit: unitYears},             // Kind from this age on
+	"R3_0080":  {unit: unitEUR},               // Erwerbseinkommen above it
+	"R3_0090":  {unit: unitYears},             // Schulabschluss required from this age on
+	"R13_0030": {unit: unitHours},             // Wochenstunden above it
+	"R18_0030": {unit: unitYears},             // BuT from this age on
+	"R18_0050": {unit: unitEUR},               // BuT-Betrag above it
+}
+
 // ptx evaluates the plausibility rules over the records of a dataset as
 // they stream by. It holds one BG's records at a time plus two hash sets
 // (BG-Nummern; Kundennummer and month) of 8 bytes per entry.
@@ -120,7 +134,30 @@ func (p *ptx) find(id string, r *xsozial.Record, field int, detail string) {
 	p.emit(f)
 }
 
-// add takes one event of the reader.
+// above reports whether v exceeds the limit of rule id ("über 3000 EUR");
+// false when the rule is not in force. v is in the limit's unit (cents,
+// tenths of an hour).
+func (p *ptx) above(id string, v int64) bool {
+	r := p.active[id]
+	return r != nil && r.Limit.Unit != "" && v > r.Limit.Value
+}
+
+// reaches reports whether age is at least the limit of rule id ("ab 25
+// Jahren"); false when the rule is not in force.
+func (p *ptx) reaches(id string, age int) bool {
+	r := p.active[id]
+	return r != nil && r.Limit.Unit != "" && int64(age) >= r.Limit.Value
+}
+
+// outside reports whether age lies outside the span of rule id: below its
+// first age, or at its second or beyond ("15-67 Jahre": 14 and 67 are
+// outside); false when the rule is not in force.
+func (p *ptx) outside(id string, age int) bool {
+	r := p.active[id]
+	return r != nil && r.Limit.Span && (int64(age) < r.Limit.From || int64(age) >= r.Limit.Value)
+}
+
+// record takes one record of the reader.
 func (p *ptx) record(r *xsozial.Record) {
 	switch r.Kind {
 	case xsozial.KindKopf:
@@ -150,7 +187,11 @@ func (p *ptx) code(id, list string, r *xsozial.Record, field int) {
 	}
 }
 
-// endBG evaluates the rules of the BG just read.
+// endBG evaluates the rules of the BG just read, one module at a time,
+// in the order their rules depend on each other: module 2 counts the
+// Zahlmonate that module 3 checks persons against; module 3 collects the
+// persons that R2_0070 and modules 7 to 18 refer to. Modules 7 to 18 take
+// the records in file order.
 func (p *ptx) endBG() {
 	clear(p.bgMonths)
 	clear(p.monthPersons)
@@ -158,10 +199,34 @@ func (p *ptx) endBG() {
 	clear(p.persons)
 	clear(p.antrag)
 	p.phases = p.phases[:0]
-	bg := &p.bg
-	bgnr := bg.F[xsozial.BGNummer]
 	p.fig.BGs++
-	if bgnr != "" {
+	p.module2()
+	p.module3()
+	p.module2Members()
+	for i := range p.recs {
+		r := &p.recs[i]
+		switch r.Kind {
+		case xsozial.KindAnspruch:
+			p.module7(r)
+		case xsozial.KindMassnahme:
+			p.module13(r)
+		case xsozial.KindArbeitsuche:
+			p.module14(r, i)
+		case xsozial.KindWiderspruch:
+			p.module16(r)
+		case xsozial.KindBuT:
+			p.module18(r)
+		}
+	}
+	p.module14Overlaps()
+	p.recs = p.recs[:0]
+}
+
+// module2 checks the BG (BG-Nummer) and its BG-Monate (Zahlmonat,
+// Bewilligungszeitraum, KdU, Aktenzeichen), and counts the Zahlmonate.
+func (p *ptx) module2() {
+	bg := &p.bg
+	if bgnr := bg.F[xsozial.BGNummer]; bgnr != "" {
 		if p.traeger != "" && !strings.HasPrefix(bgnr, p.traeger) {
 			p.find("R2_0010", bg, xsozial.BGNummer, "")
 		}
@@ -169,12 +234,10 @@ func (p *ptx) endBG() {
 			p.find("R2_0020", bg, xsozial.BGNummer, "")
 		}
 	}
-	recs := p.recs
-	// Module 2.
 	var akz string
 	nMonat := 0
-	for i := range recs {
-		r := &recs[i]
+	for i := range p.recs {
+		r := &p.recs[i]
 		if r.Kind != xsozial.KindBGMonat {
 			continue
 		}
@@ -203,7 +266,7 @@ func (p *ptx) endBG() {
 			p.find("R2_0060", r, xsozial.MZahlmonat, "Zahlmonat "+zm.String())
 		}
 		p.code("R2_0090", "einstellungsgrund", r, xsozial.MEinstellungsgrund)
-		if c, ok := cents(r.F[xsozial.MKdU]); ok && c > 300000 {
+		if c, ok := cents(r.F[xsozial.MKdU]); ok && p.above("R2_0100", c) {
 			p.find("R2_0100", r, xsozial.MKdU, "")
 		}
 		if a := r.F[xsozial.MAktenzeichen]; a != "" {
@@ -217,9 +280,28 @@ func (p *ptx) endBG() {
 	if nMonat == 0 {
 		p.find("R2_0080", bg, -1, "")
 	}
-	// Module 3.
-	for i := range recs {
-		r := &recs[i]
+}
+
+// module2Members reports each Zahlmonat for which module 3 found no
+// person (R2_0070); it runs after module3.
+func (p *ptx) module2Members() {
+	for i := range p.recs {
+		r := &p.recs[i]
+		if r.Kind != xsozial.KindBGMonat {
+			continue
+		}
+		if zm, ok := xsozial.ParseMonth(r.F[xsozial.MZahlmonat]); ok && !p.monthPersons[zm.Index()] {
+			p.monthPersons[zm.Index()] = true // report a month once
+			p.find("R2_0070", r, xsozial.MZahlmonat, "Zahlmonat "+zm.String())
+		}
+	}
+}
+
+// module3 checks the persons of the BG and collects them (birth date,
+// erwerbsfähig, months) for the modules after it.
+func (p *ptx) module3() {
+	for i := range p.recs {
+		r := &p.recs[i]
 		if r.Kind != xsozial.KindPerson {
 			continue
 		}
@@ -240,7 +322,7 @@ func (p *ptx) endBG() {
 		}{{"geschlecht", xsozial.PGeschlecht}, {"staatsangehoerigkeit", xsozial.PStaatsangehoerigkeit}, {"aufenthaltsstatus", xsozial.PAufenthaltsstatus}, {"stellung", xsozial.PStellung}} {
 			p.code("R3_0050", c.list, r, c.field)
 		}
-		if c, ok := cents(r.F[xsozial.PEinkommen]); ok && c > 800000 {
+		if c, ok := cents(r.F[xsozial.PEinkommen]); ok && p.above("R3_0080", c) {
 			p.find("R3_0080", r, xsozial.PEinkommen, "")
 		}
 		if v := r.F[xsozial.PSchulabschluss]; v != "" && !p.cat.Has("schulabschluss", v) {
@@ -278,147 +360,161 @@ func (p *ptx) endBG() {
 			continue
 		}
 		age := birth.AgeAt(end)
-		if elb && (age < 15 || age >= 67) {
+		if elb && p.outside("R3_0040", age) {
 			p.find("R3_0040", r, xsozial.PErwerbsfaehig, "Monat "+m.String())
 		}
-		if r.F[xsozial.PStellung] == "3" && age >= 25 {
+		if r.F[xsozial.PStellung] == "3" && p.reaches("R3_0070", age) {
 			p.find("R3_0070", r, xsozial.PStellung, "Monat "+m.String())
 		}
-		if elb && age >= 25 && r.F[xsozial.PSchulabschluss] == "" {
+		if elb && p.reaches("R3_0090", age) && r.F[xsozial.PSchulabschluss] == "" {
 			p.find("R3_0090", r, xsozial.PSchulabschluss, "Monat "+m.String())
 		}
 	}
-	for i := range recs {
-		r := &recs[i]
-		if r.Kind != xsozial.KindBGMonat {
-			continue
+}
+
+// module7 checks one Anspruch.
+func (p *ptx) module7(r *xsozial.Record) {
+	p.fig.Ansprueche++
+	kd := r.F[xsozial.AKundennummer]
+	if m, ok := xsozial.ParseMonth(r.F[xsozial.AAnspruchsmonat]); ok {
+		if !xsozial.InWindow(m, p.month) {
+			p.find("R7_0020", r, xsozial.AAnspruchsmonat, "Anspruchsmonat "+m.String())
 		}
-		if zm, ok := xsozial.ParseMonth(r.F[xsozial.MZahlmonat]); ok && !p.monthPersons[zm.Index()] {
-			p.monthPersons[zm.Index()] = true // report a month once
-			p.find("R2_0070", r, xsozial.MZahlmonat, "Zahlmonat "+zm.String())
-		}
-	}
-	// Modules 7, 13, 14, 16, 18.
-	for i := range recs {
-		r := &recs[i]
-		kd := r.F[0]
-		switch r.Kind {
-		case xsozial.KindAnspruch:
-			p.fig.Ansprueche++
-			if m, ok := xsozial.ParseMonth(r.F[xsozial.AAnspruchsmonat]); ok {
-				if !xsozial.InWindow(m, p.month) {
-					p.find("R7_0020", r, xsozial.AAnspruchsmonat, "Anspruchsmonat "+m.String())
-				}
-				if !p.personMonth[pmKey{kd, m.Index()}] {
-					p.find("R7_0010", r, xsozial.AKundennummer, "Anspruchsmonat "+m.String())
-				}
-			}
-			betrag, okb := cents(r.F[xsozial.ABetrag])
-			if mind, ok := cents(r.F[xsozial.AMinderung]); ok && okb && mind > betrag {
-				p.find("R7_0030", r, xsozial.AMinderung, "")
-			}
-			if okb && betrag == 0 {
-				p.find("R7_0050", r, xsozial.ABetrag, "")
-			}
-			p.code("R7_0040", "leistungsart", r, xsozial.ALeistungsart)
-		case xsozial.KindMassnahme:
-			p.fig.Massnahmen++
-			if pi, ok := p.persons[kd]; !ok {
-				p.find("R13_0010", r, xsozial.NKundennummer, "")
-			} else if !pi.elb {
-				p.find("R13_0040", r, xsozial.NKundennummer, "")
-			}
-			b, okb := xsozial.ParseDate(r.F[xsozial.NBeginn])
-			if e, ok := xsozial.ParseDate(r.F[xsozial.NEnde]); ok && okb && e < b {
-				p.find("R13_0020", r, xsozial.NEnde, "")
-			}
-			if okb && b > p.stichtag {
-				p.find("R13_0060", r, xsozial.NBeginn, "")
-			}
-			if h, ok := xsozial.ParseTenths(r.F[xsozial.NWochenstunden]); ok && h > 400 {
-				p.find("R13_0030", r, xsozial.NWochenstunden, "")
-			}
-			p.code("R13_0050", "massnahmeart", r, xsozial.NArt)
-		case xsozial.KindArbeitsuche:
-			p.fig.Arbeitsuche++
-			if _, ok := p.persons[kd]; !ok {
-				p.find("R14_0010", r, xsozial.SKundennummer, "")
-			}
-			b, okb := xsozial.ParseDate(r.F[xsozial.SBeginn])
-			e, oke := xsozial.ParseDate(r.F[xsozial.SEnde])
-			if oke && okb && e < b {
-				p.find("R14_0020", r, xsozial.SEnde, "")
-			}
-			if r.F[xsozial.SEnde] != "" && r.F[xsozial.SAbgangsgrund] == "" {
-				p.find("R14_0030", r, xsozial.SAbgangsgrund, "")
-			}
-			if r.F[xsozial.SEnde] == "" && r.F[xsozial.SAbgangsgrund] != "" {
-				p.find("R14_0040", r, xsozial.SAbgangsgrund, "")
-			}
-			p.code("R14_0050", "arbeitsuchestatus", r, xsozial.SStatus)
-			p.code("R14_0050", "abgangsgrund", r, xsozial.SAbgangsgrund)
-			if r.F[xsozial.SStatus] == "2" && okb {
-				if !oke {
-					e = 99991231
-				}
-				p.phases = append(p.phases, phase{kd: kd, start: b, end: e, rec: i})
-			}
-		case xsozial.KindWiderspruch:
-			p.fig.Widersprueche++
-			if _, ok := p.persons[kd]; !ok {
-				p.find("R16_0010", r, xsozial.WKundennummer, "")
-			}
-			in, okIn := xsozial.ParseDate(r.F[xsozial.WEingang])
-			if out, ok := xsozial.ParseDate(r.F[xsozial.WErledigung]); ok && okIn && out < in {
-				p.find("R16_0020", r, xsozial.WErledigung, "")
-			}
-			if (r.F[xsozial.WErledigung] == "") != (r.F[xsozial.WErgebnis] == "") {
-				p.find("R16_0030", r, xsozial.WErgebnis, "")
-			}
-			if okIn && in > p.stichtag {
-				p.find("R16_0050", r, xsozial.WEingang, "")
-			}
-			p.code("R16_0040", "widerspruchsart", r, xsozial.WArt)
-			p.code("R16_0040", "gegenstand", r, xsozial.WGegenstand)
-			p.code("R16_0040", "ergebnis", r, xsozial.WErgebnis)
-		case xsozial.KindBuT:
-			p.fig.BuT++
-			if m, ok := xsozial.ParseMonth(r.F[xsozial.BBedarfsmonat]); ok {
-				if !xsozial.InWindow(m, p.month) {
-					p.find("R18_0020", r, xsozial.BBedarfsmonat, "Bedarfsmonat "+m.String())
-				}
-				if !p.personMonth[pmKey{kd, m.Index()}] {
-					p.find("R18_0010", r, xsozial.BKundennummer, "Bedarfsmonat "+m.String())
-				}
-				if pi, ok := p.persons[kd]; ok && pi.birth != 0 && pi.birth <= xsozial.LastDay(m) && pi.birth.AgeAt(xsozial.LastDay(m)) >= 25 {
-					p.find("R18_0030", r, xsozial.BKundennummer, "Bedarfsmonat "+m.String())
-				}
-			}
-			if c, ok := cents(r.F[xsozial.BBetrag]); ok && c > 50000 {
-				p.find("R18_0050", r, xsozial.BBetrag, "")
-			}
-			p.code("R18_0040", "butleistung", r, xsozial.BLeistung)
+		if !p.personMonth[pmKey{kd, m.Index()}] {
+			p.find("R7_0010", r, xsozial.AKundennummer, "Anspruchsmonat "+m.String())
 		}
 	}
-	if len(p.phases) > 1 {
-		sort.SliceStable(p.phases, func(i, j int) bool {
-			if p.phases[i].kd != p.phases[j].kd {
-				return p.phases[i].kd < p.phases[j].kd
-			}
-			return p.phases[i].start < p.phases[j].start
-		})
-		for i := 1; i < len(p.phases); i++ {
-			a, b := p.phases[i-1], p.phases[i]
-			if a.kd == b.kd && b.start <= a.end {
-				p.find("R14_0060", &recs[b.rec], xsozial.SBeginn, "")
-			}
+	betrag, okb := cents(r.F[xsozial.ABetrag])
+	if mind, ok := cents(r.F[xsozial.AMinderung]); ok && okb && mind > betrag {
+		p.find("R7_0030", r, xsozial.AMinderung, "")
+	}
+	if okb && betrag == 0 {
+		p.find("R7_0050", r, xsozial.ABetrag, "")
+	}
+	p.code("R7_0040", "leistungsart", r, xsozial.ALeistungsart)
+}
+
+// module13 checks one Maßnahme.
+func (p *ptx) module13(r *xsozial.Record) {
+	p.fig.Massnahmen++
+	if pi, ok := p.persons[r.F[xsozial.NKundennummer]]; !ok {
+		p.find("R13_0010", r, xsozial.NKundennummer, "")
+	} else if !pi.elb {
+		p.find("R13_0040", r, xsozial.NKundennummer, "")
+	}
+	b, okb := xsozial.ParseDate(r.F[xsozial.NBeginn])
+	if e, ok := xsozial.ParseDate(r.F[xsozial.NEnde]); ok && okb && e < b {
+		p.find("R13_0020", r, xsozial.NEnde, "")
+	}
+	if okb && b > p.stichtag {
+		p.find("R13_0060", r, xsozial.NBeginn, "")
+	}
+	if h, ok := xsozial.ParseTenths(r.F[xsozial.NWochenstunden]); ok && p.above("R13_0030", h) {
+		p.find("R13_0030", r, xsozial.NWochenstunden, "")
+	}
+	p.code("R13_0050", "massnahmeart", r, xsozial.NArt)
+}
+
+// module14 checks one phase of Arbeitsuche, record i of the BG, and keeps
+// the phases of Arbeitslosigkeit for module14Overlaps.
+func (p *ptx) module14(r *xsozial.Record, i int) {
+	p.fig.Arbeitsuche++
+	kd := r.F[xsozial.SKundennummer]
+	if _, ok := p.persons[kd]; !ok {
+		p.find("R14_0010", r, xsozial.SKundennummer, "")
+	}
+	b, okb := xsozial.ParseDate(r.F[xsozial.SBeginn])
+	e, oke := xsozial.ParseDate(r.F[xsozial.SEnde])
+	if oke && okb && e < b {
+		p.find("R14_0020", r, xsozial.SEnde, "")
+	}
+	if r.F[xsozial.SEnde] != "" && r.F[xsozial.SAbgangsgrund] == "" {
+		p.find("R14_0030", r, xsozial.SAbgangsgrund, "")
+	}
+	if r.F[xsozial.SEnde] == "" && r.F[xsozial.SAbgangsgrund] != "" {
+		p.find("R14_0040", r, xsozial.SAbgangsgrund, "")
+	}
+	p.code("R14_0050", "arbeitsuchestatus", r, xsozial.SStatus)
+	p.code("R14_0050", "abgangsgrund", r, xsozial.SAbgangsgrund)
+	if r.F[xsozial.SStatus] == "2" && okb {
+		if !oke {
+			e = 99991231
+		}
+		p.phases = append(p.phases, phase{kd: kd, start: b, end: e, rec: i})
+	}
+}
+
+// module14Overlaps reports phases of Arbeitslosigkeit of one person that
+// overlap (R14_0060), once module14 has seen the whole BG.
+func (p *ptx) module14Overlaps() {
+	if len(p.phases) < 2 {
+		return
+	}
+	sort.SliceStable(p.phases, func(i, j int) bool {
+		if p.phases[i].kd != p.phases[j].kd {
+			return p.phases[i].kd < p.phases[j].kd
+		}
+		return p.phases[i].start < p.phases[j].start
+	})
+	for i := 1; i < len(p.phases); i++ {
+		a, b := p.phases[i-1], p.phases[i]
+		if a.kd == b.kd && b.start <= a.end {
+			p.find("R14_0060", &p.recs[b.rec], xsozial.SBeginn, "")
 		}
 	}
-	p.recs = p.recs[:0]
+}
+
+// module16 checks one Widerspruch or Klage.
+func (p *ptx) module16(r *xsozial.Record) {
+	p.fig.Widersprueche++
+	if _, ok := p.persons[r.F[xsozial.WKundennummer]]; !ok {
+		p.find("R16_0010", r, xsozial.WKundennummer, "")
+	}
+	in, okIn := xsozial.ParseDate(r.F[xsozial.WEingang])
+	if out, ok := xsozial.ParseDate(r.F[xsozial.WErledigung]); ok && okIn && out < in {
+		p.find("R16_0020", r, xsozial.WErledigung, "")
+	}
+	if (r.F[xsozial.WErledigung] == "") != (r.F[xsozial.WErgebnis] == "") {
+		p.find("R16_0030", r, xsozial.WErgebnis, "")
+	}
+	if okIn && in > p.stichtag {
+		p.find("R16_0050", r, xsozial.WEingang, "")
+	}
+	p.code("R16_0040", "widerspruchsart", r, xsozial.WArt)
+	p.code("R16_0040", "gegenstand", r, xsozial.WGegenstand)
+	p.code("R16_0040", "ergebnis", r, xsozial.WErgebnis)
+}
+
+// module18 checks one Leistung für Bildung und Teilhabe.
+func (p *ptx) module18(r *xsozial.Record) {
+	p.fig.BuT++
+	kd := r.F[xsozial.BKundennummer]
+	if m, ok := xsozial.ParseMonth(r.F[xsozial.BBedarfsmonat]); ok {
+		if !xsozial.InWindow(m, p.month) {
+			p.find("R18_0020", r, xsozial.BBedarfsmonat, "Bedarfsmonat "+m.String())
+		}
+		if !p.personMonth[pmKey{kd, m.Index()}] {
+			p.find("R18_0010", r, xsozial.BKundennummer, "Bedarfsmonat "+m.String())
+		}
+		if pi, ok := p.persons[kd]; ok && pi.birth != 0 && pi.birth <= xsozial.LastDay(m) && p.reaches("R18_0030", pi.birth.AgeAt(xsozial.LastDay(m))) {
+			p.find("R18_0030", r, xsozial.BKundennummer, "Bedarfsmonat "+m.String())
+		}
+	}
+	if c, ok := cents(r.F[xsozial.BBetrag]); ok && p.above("R18_0050", c) {
+		p.find("R18_0050", r, xsozial.BBetrag, "")
+	}
+	p.code("R18_0040", "butleistung", r, xsozial.BLeistung)
 }
 
 // end evaluates the file-level rules after the last record.
 func (p *ptx) end() {
+	p.module1()
+	p.fig.ZahlbetragBerichtsmonat = formatCents(p.zahlbet)
+}
+
+// module1 checks the Finanzen (Einnahmen und Ausgaben) of the file: each
+// month of the window at most once, the reporting month present.
+func (p *ptx) module1() {
 	seen := map[int]bool{}
 	have := false
 	for i := range p.fin {
@@ -448,7 +544,6 @@ func (p *ptx) end() {
 				Line: k.FieldLine(xsozial.KBerichtsmonat), Text: rule.Text, Detail: "Berichtsmonat " + p.month.String()})
 		}
 	}
-	p.fig.ZahlbetragBerichtsmonat = formatCents(p.zahlbet)
 }
 
 func formatCents(c int64) string {
@@ -482,22 +577,6 @@ func itoa(n int64) string {
 	return string(buf[i:])
 }
 
-// hashStr is FNV-1a over s and n. Fixed, so results do not depend on the
-// process; with 64 bits a collision among a million keys has a chance of
-// about 3·10⁻⁸, which would hide one duplicate, never invent one.
-func hashStr(s string, n int) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	for i := 0; i < 4; i++ {
-		h ^= uint64(byte(n >> (8 * i)))
-		h *= 1099511628211
-	}
-	return h
-}
-
 // addKdMonth records Kundennummer kd in month m and reports whether the
 // pair is new.
 func (p *ptx) addKdMonth(kd string, m schemas.Month) bool {
@@ -511,106 +590,4 @@ func (p *ptx) addKdMonth(kd string, m schemas.Month) bool {
 		return true
 	}
 	return p.kdMonth.add(hashStr(kd, 0), uint64(1)<<off)
-}
-
-// maskSet maps 60-bit hashes to a 4-bit mask in one 8-byte slot: a person
-// and the window months it was seen in. About 250k persons for 100k BGs
-// take 4 MiB, a quarter of a set of (person, month) pairs.
-type maskSet struct {
-	slots []uint64
-	n     int
-}
-
-const maskBits = 0xF
-
-// add sets bit for key h and reports whether it was not set before.
-func (s *maskSet) add(h, bit uint64) bool {
-	key := h &^ maskBits
-	if key == 0 {
-		key = maskBits + 1
-	}
-	if s.n*4 >= len(s.slots)*3 {
-		s.grow()
-	}
-	mask := uint64(len(s.slots) - 1)
-	for i := (key >> 4) & mask; ; i = (i + 1) & mask {
-		v := s.slots[i]
-		switch {
-		case v == 0:
-			s.slots[i] = key | bit
-			s.n++
-			return true
-		case v&^maskBits == key:
-			if v&bit != 0 {
-				return false
-			}
-			s.slots[i] = v | bit
-			return true
-		}
-	}
-}
-
-func (s *maskSet) grow() {
-	old := s.slots
-	size := 1 << 12
-	if len(old) > 0 {
-		size = len(old) * 2
-	}
-	s.slots = make([]uint64, size)
-	mask := uint64(size - 1)
-	for _, v := range old {
-		if v == 0 {
-			continue
-		}
-		for i := (v >> 4) & mask; ; i = (i + 1) & mask {
-			if s.slots[i] == 0 {
-				s.slots[i] = v
-				break
-			}
-		}
-	}
-}
-
-// hashSet is an open-addressing set of 64-bit hashes, 8 bytes a slot: a
-// Go map of the same keys costs 2–4× as much, and the check must stay
-// under 64 MiB for 100k BGs (≈ 900k person months).
-type hashSet struct {
-	slots []uint64
-	n     int
-}
-
-// add inserts h and reports whether it was new.
-func (s *hashSet) add(h uint64) bool {
-	if h == 0 {
-		h = 1
-	}
-	if s.n*4 >= len(s.slots)*3 {
-		s.grow()
-	}
-	mask := uint64(len(s.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case 0:
-			s.slots[i] = h
-			s.n++
-			return true
-		case h:
-			return false
-		}
-	}
-}
-
-func (s *hashSet) grow() {
-	old := s.slots
-	size := 1 << 12
-	if len(old) > 0 {
-		size = len(old) * 2
-	}
-	s.slots = make([]uint64, size)
-	s.n = 0
-	for _, h := range old {
-		if h != 0 {
-			s.add(h)
-		}
-	}
 }

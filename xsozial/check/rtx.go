@@ -32,15 +32,6 @@ var rtxRules = map[string]struct {
 	"RTX_0100": {Fehler, "Die Lieferart ist nicht im Schlüsselkatalog."},
 }
 
-// RTXRules lists the RTX rule IDs.
-func RTXRules() []string {
-	var out []string
-	for id := range rtxRules {
-		out = append(out, id)
-	}
-	return out
-}
-
 type rtxState struct {
 	*run
 	name    string

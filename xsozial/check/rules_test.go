@@ -1,12 +1,15 @@
 package check
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/xsozial"
 	"meldeweg.dev/meldeweg/xsozial/synth"
 )
@@ -15,6 +18,13 @@ import (
 // writes the dataset directly (no build: some faults cannot come out of a
 // build, which leaves out months outside the window) and checks it.
 func writeCase(t *testing.T, month string, mutate func(bgs []*synth.BG, fin *[]xsozial.Record)) *Report {
+	t.Helper()
+	return checkPath(t, writeCaseFile(t, month, mutate))
+}
+
+// writeCaseFile is writeCase without the check: it returns the dataset's
+// path.
+func writeCaseFile(t *testing.T, month string, mutate func(bgs []*synth.BG, fin *[]xsozial.Record)) string {
 	t.Helper()
 	m := mustMonth(month)
 	b := bundleFor(t, m)
@@ -57,7 +67,7 @@ func writeCase(t *testing.T, month string, mutate func(bgs []*synth.BG, fin *[]x
 	}
 	must(t, w.Close())
 	must(t, f.Close())
-	return checkPath(t, path)
+	return path
 }
 
 func must(t *testing.T, err error) {
@@ -253,15 +263,128 @@ func writeCaseVersion(t *testing.T, month, version string) *Report {
 
 func TestParseRulesErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ table, want string }{
-		{"R1_001;Fehler;1;1.1;2025-01;x", "line 1: rule id"},
-		{"id;schwere;modul;merkmal;gueltig_ab;text\nR1_0010;Warnung;1;1.1;2025-01;x", "line 2: rule R1_0010: severity"},
-		{"R1_0010;Fehler;2;2.1;2025-01;x", "does not match"},
-		{"R1_0010;Fehler;1;1.1;2025-1;x", "gueltig_ab"},
-		{"R1_0010;Fehler;1;1.1;2025-01;x\nR1_0010;Fehler;1;1.1;2025-01;x", "twice"},
+		{"R1_001;Fehler;1;1.1;2025-01;;x", "line 1: rule id"},
+		{"id;schwere;modul;merkmal;gueltig_ab;grenze;text\nR1_0010;Warnung;1;1.1;2025-01;;x", "line 2: rule R1_0010: severity"},
+		{"R1_0010;Fehler;2;2.1;2025-01;;x", "does not match"},
+		{"R1_0010;Fehler;1;1.1;2025-1;;x", "gueltig_ab"},
+		{"R1_0010;Fehler;1;1.1;2025-01;;x\nR1_0010;Fehler;1;1.1;2025-01;;x", "twice"},
+		// The limit column: missing, garbled, in the wrong unit or shape,
+		// or on a rule whose check compares against no number.
+		{"id;schwere;modul;merkmal;gueltig_ab;text", "line 1: header: 6 columns, expected 7"},
+		{"R2_0100;Hinweis;2;2.7;2025-01;KdU über 3000 EUR", "line 1: rule R2_0100: 6 columns, expected 7"},
+		{"R1_0010;Fehler;1;1.1;2025-01;;x\nR2_0100;Hinweis;2;2.7;2025-01;;x", "line 2: rule R2_0100: grenze is empty; the rule needs an amount in EUR"},
+		{"R2_0100;Hinweis;2;2.7;2025-01;3000 EUR;x", `line 1: rule R2_0100: grenze "3000 EUR": amount "3000"`},
+		{"R2_0100;Hinweis;2;2.7;2025-01;3000.00;x", `line 1: rule R2_0100: grenze "3000.00": expected a number and a unit`},
+		{"R2_0100;Hinweis;2;2.7;2025-01;3000.00 Euro;x", `unit "Euro": expected EUR, Stunden or Jahre`},
+		{"R2_0100;Hinweis;2;2.7;2025-01;30 Jahre;x", `line 1: rule R2_0100: grenze "30 Jahre": the rule needs an amount in EUR`},
+		{"R13_0030;Fehler;13;13.5;2025-01;40,0 Stunden;x", `line 1: rule R13_0030: grenze "40,0 Stunden": hours "40,0"`},
+		{"R3_0040;Fehler;3;3.8;2025-01;67 Jahre;x", `line 1: rule R3_0040: grenze "67 Jahre": the rule needs an age span`},
+		{"R3_0040;Fehler;3;3.8;2025-01;67-15 Jahre;x", `line 1: rule R3_0040: grenze "67-15 Jahre": age span "67-15"`},
+		{"R3_0070;Fehler;3;3.7;2025-01;15-67 Jahre;x", `line 1: rule R3_0070: grenze "15-67 Jahre": the rule needs an age in Jahre`},
+		{"R3_0070;Fehler;3;3.7;2025-01;fünfundzwanzig Jahre;x", `line 1: rule R3_0070: grenze "fünfundzwanzig Jahre": age`},
+		{"R1_0010;Fehler;1;1.1;2025-01;12 Jahre;x", `line 1: rule R1_0010: grenze "12 Jahre": this rule compares against no number`},
 	} {
 		_, err := ParseRules([]byte(tc.table))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ParseRules(%q) = %v, want an error containing %q", tc.table, err, tc.want)
+		}
+	}
+	// A rule Meldeweg has no code for may carry any well-formed limit.
+	if _, err := ParseRules([]byte("R99_0010;Hinweis;99;99.1;2025-01;5 Jahre;x")); err != nil {
+		t.Errorf("an unknown rule with a limit: %v", err)
+	}
+}
+
+// TestLimitsComeFromTheRuleTable: the check compares against the number in
+// column grenze, not one of its own. The embedded bundles are copied, one
+// rule's limit is edited, and the same dataset gets the other verdict.
+func TestLimitsComeFromTheRuleTable(t *testing.T) {
+	bigBuT := directCases["R18_0050"] // a BuT-Betrag of 600.00 EUR
+	for _, tc := range []struct {
+		rule, from, to string
+		mutate         func(bgs []*synth.BG, fin *[]xsozial.Record)
+		before, after  bool
+	}{
+		{"R18_0050", "500.00 EUR", "700.00 EUR", bigBuT, true, false},
+		{"R18_0050", "500.00 EUR", "599.99 EUR", bigBuT, true, true},
+		{"R18_0050", "500.00 EUR", "600.00 EUR", bigBuT, true, false},
+		{"R2_0100", "3000.00 EUR", "10.00 EUR", nil, false, true},
+		{"R13_0030", "40.0 Stunden", "1.0 Stunden", nil, false, true},
+		{"R3_0040", "15-67 Jahre", "15-16 Jahre", nil, false, true},
+		{"R3_0070", "25 Jahre", "1 Jahre", nil, false, true},
+	} {
+		t.Run(tc.rule+" "+tc.to, func(t *testing.T) {
+			path := writeCaseFile(t, "2026-10", tc.mutate)
+			if got := checkPath(t, path).Rules()[tc.rule] > 0; got != tc.before {
+				t.Fatalf("with the shipped limit %s: %s found = %v, want %v", tc.from, tc.rule, got, tc.before)
+			}
+			reg := editedRegistry(t, tc.rule, tc.from, tc.to)
+			rep, err := CheckFile(context.Background(), path, Options{Registry: reg, Traeger: "12345", Now: fixedNow})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Rules()[tc.rule] > 0; got != tc.after {
+				t.Errorf("with the limit edited to %s: %s found = %v, want %v", tc.to, tc.rule, got, tc.after)
+			}
+		})
+	}
+}
+
+// editedRegistry loads copies of the embedded XSozial bundles whose rule
+// tables give rule the limit to instead of from.
+func editedRegistry(t *testing.T, rule, from, to string) *schemas.Registry {
+	t.Helper()
+	dir := t.TempDir()
+	for _, b := range []string{"xsozial-ba-sgb2-4.2.0", "xsozial-ba-sgb2-4.3.0"} {
+		dst := filepath.Join(dir, b)
+		must(t, os.CopyFS(dst, os.DirFS(filepath.Join("..", "..", "schemas", "bundles", b))))
+		table, err := os.ReadFile(filepath.Join(dst, RulesFile))
+		must(t, err)
+		re := regexp.MustCompile(`(?m)^(` + rule + `;[^;]*;[^;]*;[^;]*;[^;]*;)` + regexp.QuoteMeta(from) + `;`)
+		if !re.Match(table) {
+			t.Fatalf("%s: no rule %s with limit %s", b, rule, from)
+		}
+		must(t, os.WriteFile(filepath.Join(dst, RulesFile), re.ReplaceAll(table, []byte("${1}"+to+";")), 0o600))
+	}
+	reg, err := schemas.Load(schemas.Options{Dirs: []string{dir}, NoEmbedded: true})
+	must(t, err)
+	return reg
+}
+
+// TestRuleTextsNameTheirLimits: the German text of a rule with a limit
+// repeats its number for the reader; the two must not drift apart.
+func TestRuleTextsNameTheirLimits(t *testing.T) {
+	for _, b := range testReg.All() {
+		if b.Standard != xsozial.Standard {
+			continue
+		}
+		spec, err := LoadSpec(b)
+		must(t, err)
+		n := 0
+		for _, r := range spec.Rules {
+			var nums []int64
+			switch r.Limit.Unit {
+			case "":
+				continue
+			case unitEUR:
+				nums = []int64{r.Limit.Value / 100}
+			case unitHours:
+				nums = []int64{r.Limit.Value / 10}
+			default:
+				nums = []int64{r.Limit.Value}
+				if r.Limit.Span {
+					nums = append(nums, r.Limit.From)
+				}
+			}
+			n++
+			for _, v := range nums {
+				if !strings.Contains(r.Text, itoa(v)+" ") {
+					t.Errorf("%s: rule %s has limit %s, but its text %q does not name %d", b.ID(), r.ID, r.Limit, r.Text, v)
+				}
+			}
+		}
+		if n < len(ruleLimits)-1 { // 4.2.0 has no R3_0090
+			t.Errorf("%s: %d rules with a limit, want at least %d", b.ID(), n, len(ruleLimits)-1)
 		}
 	}
 }

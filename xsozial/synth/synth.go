@@ -106,8 +106,6 @@ func (g *gen) kd() string {
 	return fmt.Sprintf("%03d%c%06d", n/1000000%1000, 'A'+rune(n/1000000/1000%26), n%1000000)
 }
 
-func (g *gen) date(y, m, d int) string { return fmt.Sprintf("%04d-%02d-%02d", y, m, d) }
-
 func (g *gen) birth(minAge, maxAge int) string {
 	ref := g.opts.Month.First()
 	age := minAge + g.rng.IntN(maxAge-minAge+1)
