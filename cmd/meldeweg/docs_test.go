@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // The documentation's commands are run by TestDocs, so that README.md and
@@ -404,6 +405,78 @@ func TestDocParser(t *testing.T) {
 	} {
 		if got := missingOutput(c.want, c.got); got != c.miss {
 			t.Errorf("missingOutput(%q, %q) = %q, want %q", c.want, c.got, got, c.miss)
+		}
+	}
+}
+
+var (
+	mdLink    = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	mdHeading = regexp.MustCompile(`(?m)^#{1,6}\s+(.+?)\s*$`)
+)
+
+// anchor is GitHub's anchor for a heading: lower case, punctuation
+// dropped, spaces as hyphens.
+func anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestDocLinks checks that every relative link of README.md and docs/*.md
+// names a file that exists and, for a Markdown file, a heading it has.
+func TestDocLinks(t *testing.T) {
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		data, _ := os.ReadFile(path)
+		inCode := false
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "```") {
+				inCode = !inCode
+			}
+			if m := mdHeading.FindStringSubmatch(l); m != nil && !inCode {
+				a[anchor(m[1])] = true
+			}
+		}
+		anchors[path] = a
+		return a
+	}
+	for _, file := range docFiles(t, repo) {
+		data, err := os.ReadFile(filepath.Join(repo, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range mdLink.FindAllStringSubmatch(string(data), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			path, frag, _ := strings.Cut(target, "#")
+			full := filepath.Join(repo, file)
+			if path != "" {
+				full = filepath.Join(filepath.Dir(full), path)
+			}
+			if _, err := os.Stat(full); err != nil {
+				t.Errorf("%s: link %s: %v", file, target, err)
+				continue
+			}
+			if frag != "" && strings.HasSuffix(full, ".md") && !anchorsOf(full)[frag] {
+				t.Errorf("%s: link %s: no heading with anchor #%s in %s", file, target, frag, path)
+			}
 		}
 	}
 }
