@@ -50,7 +50,18 @@ demo: build
 	mw send $(DEMO)/emaw/upload.zip --channel emaw $$BA
 	sleep 1
 	mw poll --channel emaw $$BA
-	mw emaw due --register $(DEMO)/register.db --pki $(DEMO)/pki --date 2026-04-10 || [ $$? -eq 1 ]
+	echo
+	echo "The table above is today's eM@w deadlines from the register. The sample measure runs until"
+	echo "2026-12-18 and only February's attendance was sent, so every later month is overdue once"
+	echo "the 9th of the month after it has passed. poll exits 0 all the same (everything offered was"
+	echo "recorded); \"emaw due\" prints the same table and exits 1 when a report is overdue, for a daily check:"
+	echo "\$$ meldeweg emaw due --register $(DEMO)/register.db --pki $(DEMO)/pki > /dev/null" >&2
+	rc=0; ./$(BIN) emaw due --register $(DEMO)/register.db --pki $(DEMO)/pki > /dev/null || rc=$$?
+	case $$rc in
+	1) echo "exit 1: reports are overdue" ;;
+	0) echo "exit 0: nothing is overdue" ;;
+	*) echo "exit $$rc: emaw due failed" >&2; exit 1 ;;
+	esac
 	echo
 	echo "== 6. The register, and its verification"
 	mw register list --register $(DEMO)/register.db

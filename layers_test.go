@@ -4,7 +4,9 @@ package meldeweg_test
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -145,5 +147,38 @@ func TestLayerTableHasNoOverlap(t *testing.T) {
 				t.Errorf("pattern %s of layer %q is shadowed by layer %q", p, l.name, layers[got].name)
 			}
 		}
+	}
+}
+
+// docLayerRow matches a row of the layer table in docs/architecture.md:
+// | N | name | `pkg`, `pkg/...` | what |.
+var docLayerRow = regexp.MustCompile("^\\|\\s*\\d+\\s*\\|\\s*([^|]+?)\\s*\\|\\s*([^|]+?)\\s*\\|")
+
+// The documented table is the enforced one: same layers, same order, same
+// packages.
+func TestArchitectureDocMatchesTable(t *testing.T) {
+	data, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(string(data), "\n") {
+		m := docLayerRow.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		var pkgs []string
+		for _, p := range strings.Split(m[2], ",") {
+			pkgs = append(pkgs, strings.Trim(strings.TrimSpace(p), "`"))
+		}
+		got = append(got, m[1]+": "+strings.Join(pkgs, " "))
+	}
+	var want []string
+	for _, l := range layers {
+		want = append(want, l.name+": "+strings.Join(l.packages, " "))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the layer table of docs/architecture.md differs from layers_test.go:\ndocs:\n  %s\ntest:\n  %s",
+			strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }

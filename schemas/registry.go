@@ -274,7 +274,7 @@ func LoadDir(dir string) ([]*Bundle, error) {
 	for _, z := range zips {
 		abs, _ := filepath.Abs(z)
 		if !used[abs] {
-			return nil, fmt.Errorf("schema directory %s: %s has no manifest; write %s.bundle.json naming it as \"source\" (see README, \"Adding an official bundle\")", dir, filepath.Base(z), strings.TrimSuffix(filepath.Base(z), filepath.Ext(z)))
+			return nil, fmt.Errorf("schema directory %s: %s has no manifest; write %s.bundle.json naming it as \"source\" (see docs/schema-bundles.md)", dir, filepath.Base(z), strings.TrimSuffix(filepath.Base(z), filepath.Ext(z)))
 		}
 	}
 	return out, nil

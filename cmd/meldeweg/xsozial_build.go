@@ -24,7 +24,7 @@ func xsozialBuildCommand() *command {
 		summary: "build the monthly dataset from JSON Lines source records",
 		usage:   "xsozial build --traeger NR --month YYYY-MM --in DIR --out FILE [--created TIME] [--test] [--lieferart 1|2]",
 		help: `Reads the source records in DIR (files *.jsonl, one JSON record per line;
-the format is described in the README and in package xsozial/source) and
+the format is described in docs/xsozial-source-format.md) and
 writes the complete snapshot for the Träger and reporting month: the month
 and the three months of waiting time before it. Records outside that window
 are left out and counted on standard error, never silently. Memory stays
