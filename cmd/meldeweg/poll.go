@@ -37,8 +37,10 @@ signature and chain), keeps it sealed in the payload store and records it:
            error (9xxx) is re-delivered at once, unchanged, as a new upload
            linked to the original (message ID ORIGINAL.r1, then .r2, ...).
            An inbound message (e.g. an Anmeldung) is validated against the
-           eM@w bundle in force and recorded as received; it stays sealed
-           to this instance in the payload store. Each file is then removed
+           eM@w bundle in force and recorded as received, with its message
+           type, Maßnahmeschlüssel and the participant's pseudonym (never
+           the Kundennummer); it stays sealed to this instance in the
+           payload store. Each file is then removed
            from the mailbox. Finally the eM@w deadlines that follow from the
            register are printed (as "meldeweg emaw due --register").
 
