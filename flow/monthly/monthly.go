@@ -289,7 +289,6 @@ func (r *run) run(ctx context.Context) (Result, error) {
 			return res, nil
 		}
 	}
-	r.lock.release() // from here on the register tells other runs what this one does
 	switch last.State {
 	case register.MessageAcknowledged:
 		res.Outcome, res.AlreadyDone = Accepted, true
@@ -309,12 +308,15 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		r.lock.release() // the register now shows the resend to other runs
 		res.Resumed, res.Message = "send", m
 		return r.sendAndAwait(ctx, res)
 	case register.MessageSent:
+		r.lock.release()
 		res.Resumed = "await"
 		return r.await(ctx, res)
 	default: // queued, sending, retry-wait
+		r.lock.release()
 		res.Resumed = "send"
 		return r.sendAndAwait(ctx, res)
 	}
