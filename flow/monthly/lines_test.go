@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"meldeweg.dev/meldeweg/flow/monthly"
+	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
@@ -275,4 +276,41 @@ func assertPrivate(t *testing.T, dir string) {
 	if reports == 0 {
 		t.Errorf("work directory holds no check report")
 	}
+}
+
+// A register written before the test line holds test deliveries under the
+// production key and ID; they do not count for the production month
+// either: the production run delivers under the next free ID.
+func TestOldTestDeliveryDoesNotCountForProduction(t *testing.T) {
+	tb := setup(t)
+	ctx := context.Background()
+	src := tb.source(t, "src", false)
+	// What the old code recorded for "xsozial run --test": built (a _T
+	// file), then the message under the production key, acknowledged.
+	old := monthly.MessageID(traeger, month, false, 1)
+	key, _ := monthly.Key(traeger, month, false)
+	dataset := filepath.Join(tb.dir, "XSOZIAL_"+traeger+"_"+month.String()+"_T.xml")
+	writeDataset(t, tb, src, dataset)
+	if _, err := tb.store.Append(ctx, register.AppendParams{Direction: register.DirectionOut, Channel: register.ChannelXSozial, Event: register.EventBuilt,
+		Actor: register.System("test"), MessageID: old, Correlation: key, Detail: "built " + filepath.Base(dataset) + " with xsozial-ba-sgb2@4.3.0: 30 BGs"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tb.ob.Submit(ctx, tb.ep, outbox.SubmitParams{ID: old, Correlation: key, Plain: dataset}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := tb.ob.Deliver(ctx, tb.ep, old); err != nil || m.State != register.MessageSent {
+		t.Fatalf("Deliver: %s, %v", m.State, err)
+	}
+
+	p := tb.params(src)
+	p.Test = false
+	res, err := monthly.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := monthly.MessageID(traeger, month, false, 2); res.Outcome != monthly.Accepted || res.AlreadyDone || res.Resumed != "" || res.Message.ID != want {
+		t.Fatalf("production run: outcome %s, already done %v, resumed %q, message %s; want a fresh delivery %s, accepted",
+			res.Outcome, res.AlreadyDone, res.Resumed, res.Message.ID, want)
+	}
+	mustVerify(t, tb.store)
 }

@@ -58,7 +58,10 @@
 // directory (several hosts on one PostgreSQL register) are kept apart
 // only by the register check, which two runs that start within the
 // moment it takes to build can both pass; schedule a Träger's monthly run
-// on one host. Comparing data costs a build on every rerun of a month
+// on one host. A register written before test deliveries had a line of
+// their own holds them under the production key; a production run leaves
+// out every delivery whose "built" entry names a test file. Comparing
+// data costs a build on every rerun of a month
 // that has a delivery. A delivery recorded before data digests were
 // recorded (or queued by "meldeweg send") is not compared.
 package monthly
@@ -257,6 +260,11 @@ func (r *run) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if !r.Test {
+		if earlier, err = r.withoutOldTestDeliveries(ctx, earlier); err != nil {
+			return Result{}, err
+		}
+	}
 	var last *register.Message
 	if n := len(earlier); n > 0 {
 		last = &earlier[n-1]
@@ -393,10 +401,16 @@ func (r *run) digestSource(ctx context.Context) (string, error) {
 }
 
 // recordedDigest returns the data digest the register names for message
-// m: that of its "built" entry, or, for a resend, of the message it
-// resends. "" when the register does not say (a delivery recorded by an
-// older version, or queued by other means).
+// m ("" when it does not say: a delivery recorded by an older version, or
+// queued by other means).
 func (r *run) recordedDigest(ctx context.Context, m register.Message) (string, error) {
+	d, err := r.builtDetail(ctx, m)
+	return digestOf(d), err
+}
+
+// builtDetail returns the detail of the "built" entry of message m, or,
+// for a resend, of the message it resends; "" when there is none.
+func (r *run) builtDetail(ctx context.Context, m register.Message) (string, error) {
 	id := m.ID
 	for range 100 {
 		for e, err := range register.All(ctx, r.Outbox.Store, id) {
@@ -404,7 +418,7 @@ func (r *run) recordedDigest(ctx context.Context, m register.Message) (string, e
 				return "", err
 			}
 			if e.MessageID() == id && e.Event() == register.EventBuilt {
-				return digestOf(e.Detail()), nil
+				return e.Detail(), nil
 			}
 		}
 		mm, err := r.Outbox.Store.Message(ctx, id)
@@ -414,6 +428,25 @@ func (r *run) recordedDigest(ctx context.Context, m register.Message) (string, e
 		id = mm.ResendOf
 	}
 	return "", nil
+}
+
+// withoutOldTestDeliveries drops from msgs (production deliveries by
+// their key) the test deliveries that versions before the test line
+// recorded under the production key: their "built" entry names a test
+// file (XSOZIAL_…_T.xml). They never count for the production month.
+func (r *run) withoutOldTestDeliveries(ctx context.Context, msgs []register.Message) ([]register.Message, error) {
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		d, err := r.builtDetail(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(d, "built ") && strings.Contains(d, "_T.xml with ") {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // nextID returns the message ID for a new delivery of the month, the n-th
