@@ -142,10 +142,10 @@ func sentFromState(name string) (*rules.MemorySent, error) {
 	return st, nil
 }
 
-// writeNewFile writes data to a new file at path; an existing file is
-// never replaced.
+// writeNewFile writes data to a new file at path, 0600 (eM@w messages and
+// their PDFs hold personal data); an existing file is never replaced.
 func writeNewFile(path string, data []byte) error {
-	return atomicfile.WriteNew(path, 0o644, func(w io.Writer) error { _, err := w.Write(data); return err })
+	return atomicfile.WriteNew(path, 0o600, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
 // printFindings writes rule findings, one per line.

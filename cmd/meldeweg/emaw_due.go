@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/pki"
-	"meldeweg.dev/meldeweg/transport/register"
 )
 
 func emawDueCommand() *command {
@@ -233,9 +231,9 @@ func stateFromRegister(e *env, fs *flag.FlagSet, loc string) (*exchange.StateRep
 // emawState reads the due state from the outbox's register, with the
 // pseudonym key next to its payloads.
 func emawState(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec) (*exchange.StateReport, error) {
-	pz, err := register.LoadPseudonymizer(filepath.Join(ob.Payloads.Dir(), "pseudonym.key"))
+	pz, err := exchange.Pseudonyms(ob)
 	if err != nil {
-		return nil, fmt.Errorf("pseudonym key: %w", err)
+		return nil, err
 	}
 	return exchange.State(ctx, ob, ep, codec, pz)
 }

@@ -29,6 +29,10 @@ once. FILE is written only when everything passes, and never overwritten.
 Types with a PDF need --attach; the PDF is copied next to FILE under the
 name in Anhang/Dateiname, where "emaw pack" looks for it.
 
+FILE and the PDF hold personal data (Kundennummer, cosachid): they are
+written 0600. A directory of FILE that does not exist is created 0700,
+and the command says so on standard error.
+
 TYPES
 ` + emawTypeList() + `
 
@@ -120,6 +124,9 @@ func runEmawNew(e *env, fs *flag.FlagSet, args []string) int {
 		printFindings(e.stderr, e.name, findings)
 		return e.failf(exitFindings, "%s %s breaks %d business %s; %s not written", m.Type(), m.Header().NachrichtID, len(findings), plural(len(findings), "rule", "rules"), out)
 	}
+	if err := privateParent(e, out); err != nil {
+		return e.failf(exitError, "%s", describeEmawError(err))
+	}
 	if pdf != nil {
 		a := m.(msg.WithAttachment).Attachment()
 		dst := filepath.Join(filepath.Dir(out), a.Dateiname)
@@ -136,4 +143,24 @@ func runEmawNew(e *env, fs *flag.FlagSet, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s: %s %s, valid against %s, rules passed\n", out, m.Type(), m.Header().NachrichtID, b.ID())
 	return exitOK
+}
+
+// privateParent creates the directory of the file path, 0700, when it
+// does not exist, and says so on stderr. An existing directory is left as
+// it is.
+func privateParent(e *env, path string) error {
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "%s: created directory %s (0700)\n", e.name, dir)
+	return nil
 }

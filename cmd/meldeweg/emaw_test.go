@@ -221,3 +221,45 @@ func TestEmawAckAndDue(t *testing.T) {
 	}
 	emawGolden(t, "show-quittung.txt", []byte(stdout))
 }
+
+// Defects: "emaw new … --out out/EX-Eintritt.xml" failed when out/ did
+// not exist, with an error naming a hidden temporary file; and it wrote
+// the message (Kundennummer, cosachid) and its PDF 0644. The directory is
+// now created 0700 (and the command says so), the files are 0600.
+func TestEmawNewWritesPrivately(t *testing.T) {
+	for _, exists := range []bool{false, true} {
+		t.Run(map[bool]string{false: "missing directory", true: "existing directory"}[exists], func(t *testing.T) {
+			tmp := t.TempDir()
+			out := filepath.Join(tmp, "out", "EX-Beurteilung.xml")
+			if exists {
+				os.Mkdir(filepath.Dir(out), 0o700)
+			}
+			pdf := filepath.Join(tmp, "luv.pdf")
+			if err := os.WriteFile(pdf, msg.ExamplePDF(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runEmawCLI(t, "emaw", "new", "Beurteilung", "--in", filepath.Join(emawTestdata, "events", "out", "Beurteilung.json"),
+				"--attach", pdf, "--out", out)
+			if code != exitOK {
+				t.Fatalf("emaw new: exit %d\n%s%s", code, stdout, stderr)
+			}
+			if said := strings.Contains(stderr, "created directory "+filepath.Dir(out)+" (0700)"); said == exists {
+				t.Errorf("stderr says the directory was created: %v, want %v:\n%s", said, !exists, stderr)
+			}
+			st, err := os.Stat(filepath.Dir(out))
+			if err != nil || st.Mode().Perm() != 0o700 {
+				t.Fatalf("directory %s: %v, %v; want 0700", filepath.Dir(out), st.Mode(), err)
+			}
+			entries, _ := os.ReadDir(filepath.Dir(out))
+			if len(entries) != 2 {
+				t.Errorf("%d files written, want the message and its PDF", len(entries))
+			}
+			for _, en := range entries {
+				info, _ := en.Info()
+				if info.Mode().Perm() != 0o600 {
+					t.Errorf("%s is %04o, want 0600", en.Name(), info.Mode().Perm())
+				}
+			}
+		})
+	}
+}

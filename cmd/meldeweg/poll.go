@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,9 +13,7 @@ import (
 	"meldeweg.dev/meldeweg/flow/monthly"
 	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/transport/client"
 	"meldeweg.dev/meldeweg/transport/register"
-	"meldeweg.dev/meldeweg/xsozial/feedback"
 )
 
 func pollCommand() *command {
@@ -42,8 +37,10 @@ signature and chain), keeps it sealed in the payload store and records it:
            error (9xxx) is re-delivered at once, unchanged, as a new upload
            linked to the original (message ID ORIGINAL.r1, then .r2, ...).
            An inbound message (e.g. an Anmeldung) is validated against the
-           eM@w bundle in force and recorded as received; it stays sealed
-           to this instance in the payload store. Each file is then removed
+           eM@w bundle in force and recorded as received, with its message
+           type, Maßnahmeschlüssel and the participant's pseudonym (never
+           the Kundennummer); it stays sealed to this instance in the
+           payload store. Each file is then removed
            from the mailbox. Finally the eM@w deadlines that follow from the
            register are printed (as "meldeweg emaw due --register").
 
@@ -110,7 +107,11 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 		if ch == baapi.ChannelEmaw {
 			err = pollEmaw(ctx, e, ob, ep, &st)
 		} else {
-			err = pollXSozial(ctx, e, ob, ep, &st)
+			var got []monthly.Collected
+			got, err = monthly.PollFeedback(ctx, ob, ep)
+			for _, c := range got {
+				countSettled(e, &st, c.Message, c.Settled)
+			}
 		}
 		ep.Client.Close()
 		if err != nil {
@@ -125,36 +126,6 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 	return exitOK
 }
 
-// pollXSozial fetches the feedback of every XSozial delivery in state sent.
-func pollXSozial(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, st *pollStats) error {
-	msgs, err := ob.Store.Messages(ctx, register.MessagesParams{State: register.MessageSent})
-	if err != nil {
-		return err
-	}
-	for _, m := range msgs {
-		if m.Channel != register.ChannelXSozial {
-			continue
-		}
-		r, err := ob.FetchReply(ctx, ep, m.ID)
-		if errors.Is(err, outbox.ErrNotReady) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		fb, err := feedback.Parse(strings.NewReader(string(r.Plain)))
-		if err != nil {
-			return fmt.Errorf("feedback for %s: %w", m.ID, err)
-		}
-		nm, settled, err := ob.Settle(ctx, m.ID, r, monthly.Verdict(fb))
-		if err != nil {
-			return err
-		}
-		countSettled(e, st, nm, settled)
-	}
-	return nil
-}
-
 func countSettled(e *env, st *pollStats, m register.Message, settled bool) {
 	switch {
 	case !settled:
@@ -167,95 +138,61 @@ func countSettled(e *env, st *pollStats, m register.Message, settled bool) {
 	}
 }
 
-// pollEmaw collects the eM@w mailbox (acknowledgements and inbound
-// messages), re-delivers events that met a BA-internal error, and prints
-// the eM@w deadlines that follow from the register.
+// pollEmaw collects the eM@w mailbox (flow/exchange), reports what it
+// recorded, and prints the eM@w deadlines that follow from the register.
 func pollEmaw(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, st *pollStats) error {
-	mb := client.EmawMailbox{C: ep.Client}
-	l, err := mb.List(ctx)
-	if err != nil {
-		return err
-	}
 	reg, err := e.registry()
 	if err != nil {
 		return err
 	}
 	codec := msg.NewCodec(reg)
-	tmp, err := os.MkdirTemp("", "meldeweg-poll-")
+	rep, err := exchange.Poll(ctx, exchange.PollParams{Outbox: ob, Endpoint: ep, Codec: codec})
+	for _, a := range rep.Acks {
+		reportAck(e, a, st)
+	}
+	for _, in := range rep.Inbound {
+		reportInbound(e, in, st)
+	}
+	for _, r := range rep.Resends {
+		st.redelivered++
+		fmt.Fprintf(e.stderr, "%s: upload %s: event(s) %s re-delivered as upload %s (%s)\n", e.name, r.Original, strings.Join(r.Events, ", "), r.ID, r.Message.State)
+		if r.Message.State == register.MessageDead || r.Message.State == register.MessageRejected {
+			st.rejected++
+		}
+	}
 	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	for _, f := range l.Files {
-		dst := filepath.Join(tmp, f.SHA256)
-		if _, err := mb.Download(ctx, f, dst); err != nil {
-			return err
-		}
-		sealed, err := os.ReadFile(dst)
-		if err != nil {
-			return err
-		}
-		os.Remove(dst)
-		r, err := ob.Open(ctx, ep, sealed)
-		if err != nil {
-			return fmt.Errorf("mailbox file %s: %w", f.ID, err)
-		}
-		switch f.Kind {
-		case baapi.KindReply:
-			err = recordAck(ctx, e, ob, codec, register.MessageID(f.Ref), r, st)
-		case baapi.KindMessage:
-			err = recordInbound(ctx, e, ob, ep, codec, f, r, st)
-		default:
-			err = fmt.Errorf("mailbox file %s has unknown kind %q", f.ID, f.Kind)
-		}
-		if err != nil {
-			return err
-		}
-		if err := mb.Remove(ctx, f.ID); err != nil {
-			return err
-		}
-	}
-	if err := redeliverEmaw(ctx, e, ob, ep, codec, st); err != nil {
 		return err
 	}
 	return printEmawDue(ctx, e, ob, ep, codec)
 }
 
-// recordAck settles an upload by its acknowledgement and tells the
-// operator about every event the BA did not take: message ID, event ID,
-// outcome with its codes, and what to do.
-func recordAck(ctx context.Context, e *env, ob *outbox.Outbox, codec *msg.Codec, upload register.MessageID, r *outbox.Reply, st *pollStats) error {
-	res, err := exchange.RecordAck(ctx, ob, codec, upload, r)
-	if err != nil {
-		return err
-	}
+// reportAck tells the operator about every event of an acknowledgement
+// that the BA did not take: message ID, event ID, outcome with its codes,
+// and what to do.
+func reportAck(e *env, res exchange.AckResult, st *pollStats) {
 	if !res.Settled {
 		st.duplicates++
-		return nil
+		return
 	}
-	onlyBAErrors := true
 	for _, a := range res.Answers {
 		switch a.Outcome {
 		case ack.OutcomeAcknowledged:
-			continue
 		case ack.OutcomeBAError:
 			fmt.Fprintf(e.stderr, "%s: upload %s event %s failed inside the BA (%s): it is re-delivered unchanged as a new upload\n",
-				e.name, upload, a.EventID, strings.Join(a.Codes, ", "))
-			continue
+				e.name, res.Upload, a.EventID, strings.Join(a.Codes, ", "))
+		default:
+			fmt.Fprintf(e.stderr, "%s: upload %s event %s: %s (%s): %s\n", e.name, res.Upload, a.EventID, describeOutcome(a.Outcome),
+				strings.Join(a.Codes, ", "), a.Outcome.Action())
 		}
-		onlyBAErrors = false
-		fmt.Fprintf(e.stderr, "%s: upload %s event %s: %s (%s): %s\n", e.name, upload, a.EventID, describeOutcome(a.Outcome),
-			strings.Join(a.Codes, ", "), a.Outcome.Action())
 	}
 	switch {
 	case res.Message.State == register.MessageAcknowledged:
 		st.acked++
-	case onlyBAErrors:
+	case res.OnlyBAErrors():
 		st.baErrors++
 	default:
 		st.rejected++
 	}
-	return nil
 }
 
 // describeOutcome names an outcome for the operator.
@@ -271,50 +208,17 @@ func describeOutcome(o ack.Outcome) string {
 	return string(o)
 }
 
-// recordInbound validates an inbound eM@w message and records it as
-// received, once per content.
-func recordInbound(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, f baapi.FileInfo, r *outbox.Reply, st *pollStats) error {
-	res, err := exchange.RecordInbound(ctx, ob, ep, codec, f.ID, r)
-	if err != nil {
-		return err
-	}
-	if res.Duplicate {
+// reportInbound counts an inbound file and names an invalid one.
+func reportInbound(e *env, in exchange.InboundFile, st *pollStats) {
+	if in.Duplicate {
 		st.duplicates++
-		return nil
+		return
 	}
 	st.received++
-	if res.Invalid != nil {
+	if in.Invalid != nil {
 		// The codec redacts personal values from its problems; the file
 		// name from the BA is not repeated (it may carry identifiers).
 		st.invalid++
-		fmt.Fprintf(e.stderr, "%s: inbound file %s (SHA-256 %s) is invalid: %v\n", e.name, f.ID, f.SHA256[:16], res.Invalid)
+		fmt.Fprintf(e.stderr, "%s: inbound file %s (SHA-256 %s) is invalid: %v\n", e.name, in.File, in.SHA256[:min(16, len(in.SHA256))], in.Invalid)
 	}
-	return nil
-}
-
-// redeliverEmaw queues the events that met a BA-internal error as new
-// uploads linked to the originals, and delivers every such upload that is
-// not sent yet (also one queued by an earlier, interrupted poll).
-func redeliverEmaw(ctx context.Context, e *env, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, st *pollStats) error {
-	resends, rerr := exchange.Redeliver(ctx, ob, ep, codec)
-	for _, r := range resends {
-		switch r.Message.State {
-		case register.MessageQueued, register.MessageRetryWait, register.MessageSending:
-		default:
-			continue // delivered before
-		}
-		m, err := ob.Deliver(ctx, ep, r.ID)
-		if err != nil {
-			return fmt.Errorf("re-delivery %s of %s: %w", r.ID, r.Original, err)
-		}
-		st.redelivered++
-		fmt.Fprintf(e.stderr, "%s: upload %s: event(s) %s re-delivered as upload %s (%s)\n", e.name, r.Original, strings.Join(r.Events, ", "), r.ID, m.State)
-		if m.State == register.MessageDead || m.State == register.MessageRejected {
-			st.rejected++
-		}
-	}
-	if rerr != nil {
-		return fmt.Errorf("%w; send those events again by hand", rerr)
-	}
-	return nil
 }

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"meldeweg.dev/meldeweg/emaw/msg"
+	"meldeweg.dev/meldeweg/flow/exchange"
+	"meldeweg.dev/meldeweg/flow/monthly"
 	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/register"
@@ -19,17 +22,32 @@ import (
 func sendCommand() *command {
 	return &command{
 		name:    "send",
-		summary: "seal a file for the BA and deliver it through the outbox (mTLS, retries, exactly once)",
+		summary: "check a file for its channel, seal it for the BA and deliver it through the outbox (mTLS, retries, exactly once)",
 		usage:   `send FILE --channel xsozial|emaw [--message-id ID] [ENDPOINT OPTIONS]`,
-		help: `Seals FILE for the BA (signed with this instance's signing certificate,
-encrypted to the BA's encryption certificate), keeps the sealed form
-encrypted at rest in the payload store next to the register, queues it in
-the outbox with a stable message ID, and delivers it over mutual TLS. The
+		help: `Checks FILE as its channel requires (see below), then seals it for the BA
+(signed with this instance's signing certificate, encrypted to the BA's
+encryption certificate), keeps the sealed form encrypted at rest in the
+payload store next to the register, queues it in the outbox with a stable
+message ID, and delivers it over mutual TLS. The
 client retries connection errors and 5xx/429 answers with exponential
 backoff, honouring Retry-After up to a cap, and re-sends the whole body on
 every attempt. The message counts as sent only when the BA's receipt
 confirms its ID, size and SHA-256; every step is an entry in the register.
 The BA's answer (feedback, acknowledgement) is collected by "meldeweg poll".
+
+Nothing is sent that fails its channel's checks; a refusal lists the
+findings and queues nothing:
+
+  xsozial  the three stages of "meldeweg xsozial check": RTX (file level,
+           against the configured Trägernummer), VTX (XSD of the bundle in
+           force for the file's month) and PTX (that bundle's plausibility
+           rules). Findings are summed up per rule without record keys;
+           "meldeweg xsozial check FILE" gives the full report.
+  emaw     a safe nested upload ZIP ("meldeweg emaw unpack" checks), every
+           event valid against the bundle in force and carrying its
+           NachrichtID, and every message passing the business rules, PDFs
+           included ("meldeweg emaw pack" checks). What is sent is the bytes
+           checked.
 
 For eM@w (--channel emaw) the plain upload ZIP is kept too, encrypted at
 rest in the payload store and recorded as a "built" entry: "poll" reads it
@@ -47,7 +65,8 @@ POSITIONAL ARGUMENTS
 
 EXIT CODES
   0  sent (or found sent before); the receipt confirmed it
-  1  the BA refused the message (dead: a 4xx answer such as a conflict)
+  1  FILE failed its channel's checks (nothing queued), or the BA refused
+     the message (dead: a 4xx answer such as a conflict)
   2  usage, configuration, certificate, register or transport error; the
      message stays in the outbox and a later run continues it
 
@@ -92,6 +111,13 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	if id == "" {
 		id = baapi.ContentMessageID(ch, sum)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
+	defer cancel()
+	// What is sent on a channel passes that channel's checks first.
+	data, code := e.checkForSend(ctx, ch, file, size)
+	if code != exitOK {
+		return code
+	}
 
 	ep, err := e.endpoint(fs, ch, fs.Lookup("attempts").Value.(flag.Getter).Get().(int))
 	if err != nil {
@@ -105,8 +131,6 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	defer ob.Store.Close()
 	ob.Lease = durationFlag(fs, "lease")
 	ob.Attempt = e.reportAttempt
-	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
-	defer cancel()
 
 	rid := register.MessageID(id)
 	// eM@w uploads are kept readable (encrypted at rest) for deadlines and
@@ -114,7 +138,7 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	// A new message is queued and claimed in one commit and uploaded at
 	// once; one that is in the outbox already (a run that stopped) is
 	// continued.
-	m, created, err := ob.Send(ctx, ep, outbox.SubmitParams{ID: rid, Plain: file, Detail: "send " + filepath.Base(file),
+	m, created, err := ob.Send(ctx, ep, outbox.SubmitParams{ID: rid, Plain: file, Data: data, Detail: "send " + filepath.Base(file),
 		KeepPlain: ch == baapi.ChannelEmaw})
 	if !created && m.ID != "" {
 		fmt.Fprintf(e.stderr, "%s: message %s was already in the outbox; continued it\n", e.name, id)
@@ -131,6 +155,57 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "%s: %s %s, sealed %d bytes, SHA-256 %s\n", file, m.State, id, m.Payload.Size, m.Payload.SHA256)
 	return exitOK
+}
+
+// checkForSend checks file as channel ch requires before it is sent
+// (flow/monthly.CheckDataset, flow/exchange.CheckUpload) and reports a
+// refusal with its findings (exit 1). For eM@w it returns the bytes
+// checked, so that exactly those are sent; an XSozial dataset, which may
+// be large, is sent from the file.
+func (e *env) checkForSend(ctx context.Context, ch baapi.Channel, file string, size int64) ([]byte, int) {
+	reg, err := e.registry()
+	if err != nil {
+		return nil, e.failf(exitError, "%v", err)
+	}
+	switch ch {
+	case baapi.ChannelXSozial:
+		traeger, err := xsozialTraeger(e, "")
+		if err != nil {
+			return nil, e.failf(exitError, "%v", err)
+		}
+		rep, err := monthly.CheckDataset(ctx, file, reg, traeger)
+		if err != nil {
+			return nil, e.failf(exitError, "%s: %v", file, describeIOError(err))
+		}
+		if !rep.Passed {
+			for _, l := range monthly.Refusal(rep) {
+				fmt.Fprintf(e.stderr, "%s: %s: %s\n", e.name, filepath.Base(file), l)
+			}
+			return nil, e.failf(exitFindings, "%s: check %s; nothing was queued (\"meldeweg xsozial check %s\" for the full report)", file, rep.Verdict(), file)
+		}
+		return nil, exitOK
+	case baapi.ChannelEmaw:
+		if size > exchange.MaxUploadBytes {
+			return nil, e.failf(exitFindings, "%s: %d bytes, larger than an upload may be (%d); nothing was queued", file, size, int64(exchange.MaxUploadBytes))
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, e.failf(exitError, "%s: %v", file, describeIOError(err))
+		}
+		err = exchange.CheckUpload(ctx, msg.NewCodec(reg), data, filepath.Base(file))
+		var ue *exchange.UploadError
+		if errors.As(err, &ue) {
+			for _, f := range ue.Findings {
+				fmt.Fprintf(e.stderr, "%s: %s\n", e.name, f)
+			}
+			return nil, e.failf(exitFindings, "%s is not a valid eM@w upload (%d %s); nothing was queued", file, len(ue.Findings), plural(len(ue.Findings), "finding", "findings"))
+		}
+		if err != nil {
+			return nil, e.failf(exitError, "%s: %v", file, err)
+		}
+		return data, exitOK
+	}
+	return nil, e.failf(exitError, "channel %s: no checks known; nothing was queued", ch)
 }
 
 // hashFile returns the SHA-256 and size of the file at path.

@@ -28,14 +28,29 @@ queues it in the outbox, sends it over mutual TLS, waits for the BA's
 feedback and records it. Every step is an entry in the register under the
 Trägernummer and month.
 
+Test deliveries (--test, K.8 "T") are deliveries of their own: their own
+message IDs (xsozial-12345-2026-10-test-1), correlation key and file
+(XSOZIAL_12345_2026-10_T.xml). A test run never counts for the production
+month, nor the other way round.
+
 The run is idempotent per (Träger, month): once the BA has accepted the
-month's delivery, running again does nothing and says so. After a crash or
-a failure it resumes where the register says it stopped: a queued message
-is sent, a sent one awaits its feedback, one that could not be delivered
-is sent again (a new message linked to the old one). A delivery that fails
-Meldeweg's own check is not sent. After a rejection, fix the source data
-and run with --correction: a new complete file (Lieferart 2) is built and
-sent, linked in the register to the one it supersedes.
+month's delivery, running again with the same data does nothing and says
+so. After a crash or a failure it resumes where the register says it
+stopped: a queued message is sent, a sent one awaits its feedback, one
+that could not be delivered is sent again (a new message linked to the old
+one). A delivery that fails Meldeweg's own check is not sent. When the
+month has a delivery built from other data than --in now holds, the run
+does nothing and exits 1: it does not take that delivery for its data. To
+send the new data, or to replace a rejected delivery, run with
+--correction: a new complete file (Lieferart 2) is built and sent, linked
+in the register to the one it supersedes.
+
+Plain personal data stays in --work only while it is processed: the
+directory is kept 0700, the dataset and its reports are 0600, and the
+dataset is removed once it is sealed into the register (or its check
+failed); the reports stay. A run removes what a killed run left there
+(the dataset, ".XSOZIAL_….tmp-…" files) and says so on standard error.
+Two runs of a month in one --work directory run one after the other.
 
 Progress bars are shown on long steps when standard error is a terminal.
 
@@ -45,7 +60,8 @@ POSITIONAL ARGUMENTS
 EXIT CODES
   0  accepted by the BA (now, or already before: nothing to do)
   1  the check found Fehler (nothing sent), the BA rejected the delivery,
-     or it could not be delivered after all attempts
+     it could not be delivered after all attempts, or the month has a
+     delivery of other data (nothing done; --correction replaces it)
   2  usage, configuration, I/O, register or transport error, or no feedback
      within --feedback-wait (run again later: it resumes)
 
@@ -116,10 +132,15 @@ func runXsozialRun(e *env, fs *flag.FlagSet, args []string) int {
 		Software: "meldeweg", SoftwareVersion: version,
 		FeedbackWait: durationFlag(fs, "feedback-wait"),
 		Progress:     e.progress(),
+		Notice:       func(s string) { fmt.Fprintf(e.stderr, "%s: %s\n", e.name, s) },
 	})
 	id := res.Message.ID
+	what := "month " + month.String()
+	if flagBool("test") {
+		what += " (test delivery)"
+	}
 	if err != nil {
-		return e.failf(exitError, "Träger %s, month %s: %v", traeger, month, err)
+		return e.failf(exitError, "Träger %s, %s: %v", traeger, what, err)
 	}
 	if res.Resumed != "" {
 		fmt.Fprintf(e.stderr, "%s: resumed delivery %s at step %q\n", e.name, id, res.Resumed)
@@ -127,27 +148,31 @@ func runXsozialRun(e *env, fs *flag.FlagSet, args []string) int {
 	switch res.Outcome {
 	case monthly.Accepted:
 		if res.AlreadyDone {
-			fmt.Fprintf(e.stdout, "Träger %s, month %s: already delivered and accepted by the BA as %s (%s); nothing to do. Use --correction to replace it.\n",
-				traeger, month, id, res.Message.UpdatedAt.UTC().Format(time.RFC3339))
+			fmt.Fprintf(e.stdout, "Träger %s, %s: already delivered and accepted by the BA as %s (%s); nothing to do. Use --correction to replace it.\n",
+				traeger, what, id, res.Message.UpdatedAt.UTC().Format(time.RFC3339))
 			return exitOK
 		}
-		fmt.Fprintf(e.stdout, "Träger %s, month %s: %s accepted by the BA (%s)\n", traeger, month, id, monthly.Verdict(res.Feedback).Summary)
+		fmt.Fprintf(e.stdout, "Träger %s, %s: %s accepted by the BA (%s)\n", traeger, what, id, monthly.Verdict(res.Feedback).Summary)
 		return exitOK
 	case monthly.CheckFailed:
-		fmt.Fprintf(e.stdout, "Träger %s, month %s: check %s; nothing was sent\n", traeger, month, res.Report.Verdict())
+		fmt.Fprintf(e.stdout, "Träger %s, %s: check %s; nothing was sent\n", traeger, what, res.Report.Verdict())
 		for _, s := range res.Report.Stages {
 			fmt.Fprintf(e.stdout, "  %-3s %-7s %d Fehler, %d Hinweise\n", s.Stage, s.Status, s.Fehler, s.Hinweise)
 		}
 		fmt.Fprintf(e.stdout, "  reports: %s.check.{txt,html,json}\n", trimXML(res.Dataset))
 		return exitFindings
 	case monthly.Rejected:
-		fmt.Fprintf(e.stdout, "Träger %s, month %s: %s was rejected by the BA: %s\nFix the source data and run again with --correction.\n", traeger, month, id, res.Message.LastError)
+		fmt.Fprintf(e.stdout, "Träger %s, %s: %s was rejected by the BA: %s\nFix the source data and run again with --correction.\n", traeger, what, id, res.Message.LastError)
 		return exitFindings
 	case monthly.Dead:
-		fmt.Fprintf(e.stdout, "Träger %s, month %s: %s could not be delivered: %s\nRun again to send it anew.\n", traeger, month, id, res.Message.LastError)
+		fmt.Fprintf(e.stdout, "Träger %s, %s: %s could not be delivered: %s\nRun again to send it anew.\n", traeger, what, id, res.Message.LastError)
+		return exitFindings
+	case monthly.Different:
+		fmt.Fprintf(e.stdout, "Träger %s, %s: a different delivery for the month exists: %s (%s) was built from other data than %s holds (data SHA-256 %.16s…, now %.16s…); nothing was done.\nUse --correction to send a replacement.\n",
+			traeger, what, id, res.Message.State, src, res.RecordedDigest, res.Digest)
 		return exitFindings
 	case monthly.Pending:
-		return e.failf(exitError, "Träger %s, month %s: %s was sent, but no feedback arrived within --feedback-wait; run again later (it resumes) or use \"meldeweg poll\"", traeger, month, id)
+		return e.failf(exitError, "Träger %s, %s: %s was sent, but no feedback arrived within --feedback-wait; run again later (it resumes) or use \"meldeweg poll\"", traeger, what, id)
 	}
 	return e.failf(exitError, "unexpected outcome %q", res.Outcome)
 }

@@ -1,11 +1,17 @@
 // Package exchange is the eM@w side of the delivery: what the provider
 // does with what the BA sends back, on top of flow/outbox.
 //
+//	Poll         collects the mailbox: every file is downloaded, opened,
+//	             recorded (RecordAck or RecordInbound) and only then
+//	             removed from the mailbox; then Redeliver, and every
+//	             re-delivery is sent;
 //	RecordAck    an OK/NOK acknowledgement settles its upload: one
 //	             "feedback" entry per event answered, then acknowledged
 //	             (every event OK) or rejected;
 //	RecordInbound an inbound message (an Anmeldung) is validated and
-//	             recorded as received, once per content, kept sealed;
+//	             recorded as received, once per content, kept sealed,
+//	             with its type, Maßnahmeschlüssel and participant
+//	             pseudonym;
 //	Redeliver    events the BA could not process (BA-internal error,
 //	             9xxx) go out again, unchanged, as a new upload linked to
 //	             the original (ResendOf);
@@ -25,8 +31,18 @@
 //
 // Register details and operator messages name uploads by message ID and
 // events by NachrichtID (the provider's own IDs), never a Kundennummer,
-// cosachid or name. Participants in the deadline state are named by a
-// pseudonym (register.Pseudonymizer) and the measure.
+// cosachid or name. Participants in the register and in the deadline
+// state are named by a pseudonym (register.Pseudonymizer, key from
+// Pseudonyms) and the measure.
+//
+// # Limits
+//
+// Poll holds one mailbox file in memory at a time (a sealed answer is
+// bounded by the client's MaxReplyBytes, its opened content by
+// outbox.Outbox.MaxAnswerBytes). A mailbox file that does not open stops
+// the poll: the files after it are collected only once it is dealt with.
+// Re-delivery needs the plain copy kept with the upload (KeepPlain); an
+// upload sent without one cannot be re-delivered from here.
 package exchange
 
 import (
@@ -38,6 +54,7 @@ import (
 	"strconv"
 	"strings"
 
+	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/emaw/ack"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/emaw/pack"
@@ -150,11 +167,20 @@ func InboundID(sealed register.PayloadRef) register.MessageID {
 // InboundResult is what RecordInbound did with one inbound file.
 type InboundResult struct {
 	ID register.MessageID
+	// File is the BA's file ID.
+	File baapi.FileID
 	// Duplicate: the file was recorded before; nothing was recorded now.
 	Duplicate bool
 	// Root and Bundle name what the file is when it is valid ("Nachricht",
 	// "emaw@2.18").
 	Root, Bundle string
+	// Type, Massnahme and Participant say what arrived, when the file is a
+	// valid eM@w message: its type ("AnmeldungBAE"), its
+	// Maßnahmeschlüssel and the participant's pseudonym (zero for a
+	// message about no participant). Never the Kundennummer.
+	Type        msg.Type
+	Massnahme   emaw.Massnahmeschluessel
+	Participant register.Pseudonym
 	// Invalid is the validation error of an invalid file (recorded as
 	// received all the same, with "invalid" in the detail). The codec
 	// redacts personal values from it.
@@ -163,9 +189,20 @@ type InboundResult struct {
 
 // RecordInbound validates the opened inbound file r against the eM@w
 // bundle in force and records it as received (the sealed form as payload),
-// once per content. fileID is the BA's file ID, for the detail.
-func RecordInbound(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, fileID baapi.FileID, r *outbox.Reply) (InboundResult, error) {
-	res := InboundResult{ID: InboundID(r.Sealed)}
+// once per content. fileID is the BA's file ID.
+//
+// The "received" entry says what arrived without personal data: the
+// message type, the Maßnahmeschlüssel and the participant's pseudonym
+// under ps (never the Kundennummer or cosachid), e.g. "received
+// AnmeldungBAE for Maßnahme 12321126-01, participant ps1-…: valid
+// Nachricht (emaw@2.18), file f000001". Its correlation key is the
+// measure and the pseudonym (register.EmawKey), so everything recorded
+// about a participant of a measure can be found together.
+func RecordInbound(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, codec *msg.Codec, ps *register.Pseudonymizer, fileID baapi.FileID, r *outbox.Reply) (InboundResult, error) {
+	res := InboundResult{ID: InboundID(r.Sealed), File: fileID}
+	if ps == nil {
+		return res, errors.New("exchange.RecordInbound: no pseudonymizer")
+	}
 	entries, err := ob.Store.List(ctx, register.ListParams{MessageID: res.ID, Limit: 10})
 	if err != nil {
 		return res, err
@@ -176,19 +213,43 @@ func RecordInbound(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, 
 			return res, nil
 		}
 	}
-	verdict := "invalid"
+	detail := "received file " + string(fileID) + ": invalid"
+	var key register.CorrelationKey
 	if root, b, verr := codec.ValidateDocument(ctx, r.Plain, "file "+string(fileID)); verr != nil {
 		res.Invalid = verr
 	} else {
 		res.Root, res.Bundle = root, b.ID()
-		verdict = "valid " + root + " (" + b.ID() + ")"
+		what := "a " + root
+		if m, _, err := codec.Unmarshal(ctx, r.Plain, "file "+string(fileID)); err == nil {
+			what, key = res.describe(m, ps)
+		}
+		detail = "received " + what + ": valid " + root + " (" + b.ID() + "), file " + string(fileID)
 	}
 	// The entry keeps the file as received (sealed for rest) in the same
 	// commit.
 	_, err = ob.Store.Append(ctx, r.Entry(register.AppendParams{Direction: register.DirectionIn, Channel: register.ChannelEmaw,
-		Event: register.EventReceived, Actor: ob.Actor, Endpoint: ep.URL, MessageID: res.ID,
-		Detail: "received file " + string(fileID) + ": " + verdict}))
+		Event: register.EventReceived, Actor: ob.Actor, Endpoint: ep.URL, MessageID: res.ID, Correlation: key,
+		Detail: detail}))
 	return res, err
+}
+
+// describe fills the type, measure and participant of a valid message m
+// and returns them as a phrase for the register, with the correlation key
+// of the measure and participant.
+func (res *InboundResult) describe(m msg.Message, ps *register.Pseudonymizer) (string, register.CorrelationKey) {
+	res.Type = m.Type()
+	k := m.Header().Massnahme.Key()
+	res.Massnahme = canonical(k)
+	what := string(res.Type) + " for Maßnahme " + res.Massnahme.String()
+	if t := msg.ParticipantOf(m); t != nil && t.Kundennummer != "" {
+		res.Participant = ps.Participant(t.Kundennummer, t.Cosachid)
+		what += ", participant " + res.Participant.String()
+	}
+	key, err := register.EmawKey(res.Massnahme.Nummer.Compact()+"/"+string(res.Massnahme.Zweig), res.Participant)
+	if err != nil {
+		key = register.CorrelationKey{} // a measure number the key cannot hold; the detail still names it
+	}
+	return what, key
 }
 
 // Resend is one re-delivery of events that met a BA-internal error.

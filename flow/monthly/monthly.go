@@ -2,23 +2,68 @@
 // Träger (§ 51b SGB II), from the source records to the BA's feedback:
 //
 //	build  the complete snapshot for the reporting month (xsozial/source),
-//	       with the bundle in force for that month (schemas)
+//	       with the bundle in force for that month (schemas), into the
+//	       work directory
 //	check  it in three stages like VTXSozial (xsozial/check); a delivery
 //	       with Fehler is not sent
 //	seal   it for the BA and queue it in the outbox (flow/outbox:
-//	       transport/cms, the sealed payload store, transport/register)
+//	       transport/cms, the sealed payload store, transport/register);
+//	       the plain dataset is removed from the work directory
 //	send   it over mutual TLS until the BA's receipt confirms it
 //	await  the BA's feedback, open it, and record it: acknowledged or
 //	       rejected (xsozial/feedback, transport/register)
 //
-// Every step leaves an entry in the register under the correlation key
-// Trägernummer + month, and Run reads the register first, so a run is
-// idempotent per (Träger, month): after an accepted delivery a rerun does
-// nothing and says so; after a crash or a failure it resumes where the
-// register says it stopped (a queued message is sent, a sent one awaits
-// its feedback, a dead one is sent again as a linked resend). A correction
-// is a new complete file (Lieferart 2) that supersedes the earlier
-// delivery and is linked to it in the register.
+// PollFeedback collects the feedback of every delivery that is still
+// waiting for it (what "meldeweg poll" does for XSozial).
+//
+// # Deliveries of a month
+//
+// Every step leaves an entry in the register under the correlation key of
+// the delivery line: Trägernummer + month, production (register.XSozialKey)
+// and test deliveries (register.XSozialTestKey) apart, with message IDs
+// "xsozial-12345-2026-10-1" and "xsozial-12345-2026-10-test-1". Run reads
+// the register first, so a run is idempotent per line: after an accepted
+// delivery a rerun does nothing and says so; after a crash or a failure it
+// resumes where the register says it stopped (a queued message is sent, a
+// sent one awaits its feedback, a dead one is sent again as a linked
+// resend). A correction is a new complete file (Lieferart 2) that
+// supersedes the earlier delivery and is linked to it in the register.
+//
+// A delivery belongs to its data. The "built" entry names the data digest
+// (SHA-256 of the records after the header, which does not change with the
+// creation time), and a run for a month that has a delivery builds the
+// source again and compares: the same data continues or confirms that
+// delivery; other data gives the outcome Different and changes nothing
+// (a replacement is a correction). No message ID ever holds entries of two
+// datasets: a new delivery takes the next ID under which no other data
+// was built.
+//
+// # Work directory
+//
+// The plain dataset exists only while it is built, checked and sealed:
+// it is written 0600 into a work directory kept 0700 and removed as soon as
+// the register holds it sealed, or its check failed. The check reports
+// (0600) stay; they name record keys (BG-Nummer, Kundennummer), never
+// names or birth dates. A run holds the lock of its line in the work
+// directory (".XSOZIAL_12345_2026-10_P.lock") until its delivery is
+// queued, so that two runs of a line never build into one file; with it
+// held, it removes what a run that died left: the line's dataset and the
+// temporary files of an interrupted write (".XSOZIAL_….tmp-…"), also of
+// other lines whose lock is free. Params.Notice is told of each.
+//
+// # Limits
+//
+// The lock is a flock in the work directory (Linux and other Unix
+// systems). Runs of one line that share a register but not a work
+// directory (several hosts on one PostgreSQL register) are kept apart
+// only by the register check, which two runs that start within the
+// moment it takes to build can both pass; schedule a Träger's monthly run
+// on one host. A register written before test deliveries had a line of
+// their own holds them under the production key; a production run leaves
+// out every delivery whose "built" entry names a test file. Comparing
+// data costs a build on every rerun of a month
+// that has a delivery. A delivery recorded before data digests were
+// recorded (or queued by "meldeweg send") is not compared.
 package monthly
 
 import (
@@ -50,14 +95,21 @@ type Params struct {
 	Traeger string
 	Month   schemas.Month
 	// SourceDir holds the exported source records (JSON Lines). Required
-	// when the run has to build.
+	// when the run has to build; when the month has a delivery, the run
+	// builds from it too, to tell the same data from other data.
 	SourceDir string
-	// WorkDir receives the dataset and the check reports. Required.
+	// WorkDir receives the dataset while it is built, checked and sealed,
+	// and the check reports. It is created 0700 (an existing one is
+	// narrowed to 0700). Required.
 	WorkDir string
 	// Correction sends a new complete file that supersedes the last
 	// delivery of the month.
 	Correction bool
-	// Test marks a test delivery (K.8 "T").
+	// Test marks a test delivery (K.8 "T"). Test deliveries are a line of
+	// their own: their own correlation key (register.XSozialTestKey),
+	// message IDs ("xsozial-12345-2026-10-test-1") and file
+	// (XSOZIAL_12345_2026-10_T.xml); a test delivery never counts for
+	// the production month, nor the other way round.
 	Test bool
 	// Registry supplies the bundles. Required.
 	Registry *schemas.Registry
@@ -75,6 +127,11 @@ type Params struct {
 	// Progress, if set, is told about each step; long steps report bytes
 	// through the writer it returns (see Progress).
 	Progress Progress
+	// Notice, if set, is told what the run did besides its steps that an
+	// operator should know: leftovers of an earlier run removed, a work
+	// directory narrowed to 0700, waiting for another run. No personal
+	// data.
+	Notice func(string)
 }
 
 // Progress reports a step. For steps with a size, total is the number of
@@ -99,6 +156,11 @@ const (
 	// Pending: sent, but no feedback yet within FeedbackWait. A rerun (or
 	// "meldeweg poll") collects it.
 	Pending Outcome = "pending"
+	// Different: the month has a delivery (Result.Message: queued, sent,
+	// accepted, rejected or dead) built from other data than the source
+	// now holds. Nothing was done: the run does not claim that delivery
+	// for its data. Correction sends the data as a replacement.
+	Different Outcome = "different"
 )
 
 // Result tells what a run did.
@@ -112,17 +174,39 @@ type Result struct {
 	// Resumed names the step a run picked up from an earlier one ("send",
 	// "await"); empty for a fresh or skipped run.
 	Resumed string
-	// Dataset is the dataset file built in this run; Report its check.
+	// Dataset names the dataset file built in this run. The file exists
+	// only while the run needs it: it is removed once sealed into the
+	// register, or when the check failed. Report is its check; the
+	// reports stay next to where it was (Dataset without ".xml", plus
+	// ".check.txt", ".check.html", ".check.json").
 	Dataset string
 	Report  *check.Report
 	// Feedback is the BA's feedback, when it arrived in this run.
 	Feedback *feedback.Feedback
+	// Digest is the data digest (SHA-256 of the records after the
+	// header) of the data built in this run, and RecordedDigest that of
+	// Message as the register has it ("" if it does not say); they differ
+	// for the outcome Different.
+	Digest, RecordedDigest string
 }
 
 // MessageID is the ID of the n-th delivery (1 = the first, 2… =
-// corrections or resends) for a Träger and month.
-func MessageID(traeger string, month schemas.Month, n int) register.MessageID {
+// corrections or resends) of a Träger and month: "xsozial-12345-2026-10-1",
+// for a test delivery "xsozial-12345-2026-10-test-1".
+func MessageID(traeger string, month schemas.Month, test bool, n int) register.MessageID {
+	if test {
+		return register.MessageID(fmt.Sprintf("xsozial-%s-%s-test-%d", traeger, month, n))
+	}
 	return register.MessageID(fmt.Sprintf("xsozial-%s-%s-%d", traeger, month, n))
+}
+
+// Key is the correlation key of the deliveries of a Träger and month:
+// register.XSozialKey, or register.XSozialTestKey for test deliveries.
+func Key(traeger string, month schemas.Month, test bool) (register.CorrelationKey, error) {
+	if test {
+		return register.XSozialTestKey(traeger, month.String())
+	}
+	return register.XSozialKey(traeger, month.String())
 }
 
 // Run performs or resumes the month's delivery; see the package doc. The
@@ -133,51 +217,116 @@ func Run(ctx context.Context, p Params) (Result, error) {
 	if err := p.validate(); err != nil {
 		return Result{}, err
 	}
-	key, err := register.XSozialKey(p.Traeger, p.Month.String())
+	key, err := Key(p.Traeger, p.Month, p.Test)
 	if err != nil {
 		return Result{}, err
 	}
-	earlier, err := p.Outbox.Store.Messages(ctx, register.MessagesParams{Correlation: key})
+	note, err := privateDir(p.WorkDir)
 	if err != nil {
 		return Result{}, err
+	}
+	if note != "" {
+		p.notice(note)
+	}
+	// One run of the line at a time in this work directory: until the
+	// delivery is queued, the register does not show that a run is under
+	// way, and the dataset file is shared.
+	stem := strings.TrimSuffix(check.FileName(p.Traeger, p.Month, p.Test), ".xml")
+	lock, err := lockLine(ctx, p.WorkDir, stem, p.notice)
+	if err != nil {
+		return Result{}, err
+	}
+	defer lock.release()
+	notes, err := cleanLeftovers(p.WorkDir, stem)
+	for _, n := range notes {
+		p.notice(n)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("removing leftovers in %s: %w", p.WorkDir, err)
+	}
+	r := run{Params: &p, key: key, lock: lock}
+	return r.run(ctx)
+}
+
+// run is one Run with its work directory locked.
+type run struct {
+	*Params
+	key  register.CorrelationKey
+	lock *lineLock
+}
+
+func (r *run) run(ctx context.Context) (Result, error) {
+	earlier, err := r.Outbox.Store.Messages(ctx, register.MessagesParams{Correlation: r.key, Limit: 10000})
+	if err != nil {
+		return Result{}, err
+	}
+	if !r.Test {
+		if earlier, err = r.withoutOldTestDeliveries(ctx, earlier); err != nil {
+			return Result{}, err
+		}
 	}
 	var last *register.Message
 	if n := len(earlier); n > 0 {
 		last = &earlier[n-1]
 	}
-	next := MessageID(p.Traeger, p.Month, len(earlier)+1)
-
-	if p.Correction {
+	if r.Correction {
 		if last == nil {
-			return Result{}, fmt.Errorf("no earlier delivery for Träger %s, month %s to correct; run without --correction", p.Traeger, p.Month)
+			return Result{}, fmt.Errorf("no earlier delivery for Träger %s, month %s to correct; run without --correction", r.Traeger, r.describeMonth())
 		}
 		switch last.State {
 		case register.MessageQueued, register.MessageSending, register.MessageRetryWait:
 			return Result{Message: *last}, fmt.Errorf("delivery %s is still in the outbox (%s); let it finish (run again without --correction) before correcting it", last.ID, last.State)
 		}
-		return p.fresh(ctx, key, next, last.ID)
+		return r.fresh(ctx, len(earlier)+1, last.ID)
 	}
 	if last == nil {
-		return p.fresh(ctx, key, next, "")
+		return r.fresh(ctx, len(earlier)+1, "")
+	}
+	// The month has a delivery. It is this run's only if it holds the
+	// same data: build again (into no file) and compare.
+	res := Result{Message: *last}
+	if r.SourceDir != "" {
+		if res.Digest, err = r.digestSource(ctx); err != nil {
+			return res, err
+		}
+		if res.RecordedDigest, err = r.recordedDigest(ctx, *last); err != nil {
+			return res, err
+		}
+		if res.RecordedDigest != "" && res.RecordedDigest != res.Digest {
+			res.Outcome = Different
+			return res, nil
+		}
 	}
 	switch last.State {
 	case register.MessageAcknowledged:
-		return Result{Outcome: Accepted, Message: *last, AlreadyDone: true}, nil
+		res.Outcome, res.AlreadyDone = Accepted, true
+		return res, nil
 	case register.MessageRejected:
-		return Result{Outcome: Rejected, Message: *last, AlreadyDone: true}, nil
+		res.Outcome, res.AlreadyDone = Rejected, true
+		return res, nil
 	case register.MessageDead:
 		// Send the same sealed payload again, as a new message linked to
 		// the dead one.
-		m, err := p.Outbox.Store.Enqueue(ctx, register.EnqueueParams{ID: next, Channel: register.ChannelXSozial, Endpoint: p.Endpoint.URL,
-			Correlation: key, Payload: last.Payload, ResendOf: last.ID, Actor: p.Outbox.Actor, Detail: "resend of " + string(last.ID)})
+		next, err := r.nextID(ctx, len(earlier)+1, "")
 		if err != nil {
-			return Result{}, err
+			return res, err
 		}
-		return p.sendAndAwait(ctx, Result{Resumed: "send", Message: m})
+		m, err := r.Outbox.Store.Enqueue(ctx, register.EnqueueParams{ID: next, Channel: register.ChannelXSozial, Endpoint: r.Endpoint.URL,
+			Correlation: r.key, Payload: last.Payload, ResendOf: last.ID, Actor: r.Outbox.Actor, Detail: "resend of " + string(last.ID)})
+		if err != nil {
+			return res, err
+		}
+		r.lock.release() // the register now shows the resend to other runs
+		res.Resumed, res.Message = "send", m
+		return r.sendAndAwait(ctx, res)
 	case register.MessageSent:
-		return p.await(ctx, Result{Resumed: "await", Message: *last})
+		r.lock.release()
+		res.Resumed = "await"
+		return r.await(ctx, res)
 	default: // queued, sending, retry-wait
-		return p.sendAndAwait(ctx, Result{Resumed: "send", Message: *last})
+		r.lock.release()
+		res.Resumed = "send"
+		return r.sendAndAwait(ctx, res)
 	}
 }
 
@@ -206,39 +355,169 @@ func (p *Params) now() time.Time {
 	return time.Now()
 }
 
-// fresh builds, checks, seals, queues, sends and awaits a new delivery.
-func (p *Params) fresh(ctx context.Context, key register.CorrelationKey, id, supersedes register.MessageID) (Result, error) {
-	if p.SourceDir == "" {
-		return Result{}, errors.New("no source directory to build from")
+func (p *Params) notice(s string) {
+	if p.Notice != nil {
+		p.Notice(s)
 	}
+}
+
+// describeMonth is "2026-10", or "2026-10 (test deliveries)".
+func (p *Params) describeMonth() string {
+	if p.Test {
+		return p.Month.String() + " (test deliveries)"
+	}
+	return p.Month.String()
+}
+
+// buildOptions are the source.Options of this run's dataset.
+func (p *Params) buildOptions(lieferart string) (source.Options, *schemas.Bundle, error) {
 	b, err := p.Registry.Select(xsozial.Standard, p.Month)
 	if err != nil {
-		return Result{}, err
+		return source.Options{}, nil, err
 	}
-	if err := os.MkdirAll(p.WorkDir, 0o750); err != nil {
-		return Result{}, err
-	}
-	res := Result{Dataset: filepath.Join(p.WorkDir, check.FileName(p.Traeger, p.Month, p.Test))}
-	reg := appender{p: p, id: id, key: key, related: supersedes}
+	return source.Options{Traeger: p.Traeger, Month: p.Month, Version: b.Version, Created: p.now().UTC().Truncate(time.Second),
+		Software: p.Software, SoftwareVersion: p.SoftwareVersion, Lieferart: lieferart, Test: p.Test}, b, nil
+}
 
-	// build
-	files, err := source.Files(p.SourceDir)
+// digestSource builds the month from the source into no file and returns
+// its data digest.
+func (r *run) digestSource(ctx context.Context) (string, error) {
+	files, err := source.Files(r.SourceDir)
 	if err != nil {
-		return res, err
+		return "", err
+	}
+	opts, _, err := r.buildOptions("1")
+	if err != nil {
+		return "", err
+	}
+	d := newDataDigest()
+	pw, done := r.progress("build (to compare with the month's delivery)", -1)
+	_, err = source.BuildFiles(ctx, files, io.MultiWriter(d, pw), opts)
+	done()
+	if err != nil {
+		return "", err
+	}
+	return d.Sum(), nil
+}
+
+// recordedDigest returns the data digest the register names for message
+// m ("" when it does not say: a delivery recorded by an older version, or
+// queued by other means).
+func (r *run) recordedDigest(ctx context.Context, m register.Message) (string, error) {
+	d, err := r.builtDetail(ctx, m)
+	return digestOf(d), err
+}
+
+// builtDetail returns the detail of the "built" entry of message m, or,
+// for a resend, of the message it resends; "" when there is none.
+func (r *run) builtDetail(ctx context.Context, m register.Message) (string, error) {
+	id := m.ID
+	for range 100 {
+		for e, err := range register.All(ctx, r.Outbox.Store, id) {
+			if err != nil {
+				return "", err
+			}
+			if e.MessageID() == id && e.Event() == register.EventBuilt {
+				return e.Detail(), nil
+			}
+		}
+		mm, err := r.Outbox.Store.Message(ctx, id)
+		if err != nil || mm.ResendOf == "" {
+			return "", nil
+		}
+		id = mm.ResendOf
+	}
+	return "", nil
+}
+
+// withoutOldTestDeliveries drops from msgs (production deliveries by
+// their key) the test deliveries that versions before the test line
+// recorded under the production key: their "built" entry names a test
+// file (XSOZIAL_…_T.xml). They never count for the production month.
+func (r *run) withoutOldTestDeliveries(ctx context.Context, msgs []register.Message) ([]register.Message, error) {
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		d, err := r.builtDetail(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(d, "built ") && strings.Contains(d, "_T.xml with ") {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// nextID returns the message ID for a new delivery of the month, the n-th
+// or a later one: the first that no message has and under which no data
+// other than digest was built (a run whose check failed leaves "built"
+// and "checked" entries without a message). digest "" takes only an ID
+// with no entries at all. Two datasets are thus never recorded under one
+// message ID.
+func (r *run) nextID(ctx context.Context, n int, digest string) (register.MessageID, error) {
+	for ; ; n++ {
+		id := MessageID(r.Traeger, r.Month, r.Test, n)
+		if _, err := r.Outbox.Store.Message(ctx, id); err == nil {
+			continue
+		} else if !errors.Is(err, register.ErrNotFound) {
+			return "", err
+		}
+		free := true
+		for e, err := range register.All(ctx, r.Outbox.Store, id) {
+			if err != nil {
+				return "", err
+			}
+			if e.MessageID() != id {
+				continue // an entry of a later message that names id as related
+			}
+			if digest == "" || (e.Event() == register.EventBuilt && digestOf(e.Detail()) != digest) {
+				free = false
+				break
+			}
+		}
+		if free {
+			return id, nil
+		}
+	}
+}
+
+// fresh builds, checks, seals, queues, sends and awaits a new delivery,
+// the n-th of the month or a later one (see nextID). The plain dataset
+// exists only until it is sealed into the register (or the check failed).
+func (r *run) fresh(ctx context.Context, n int, supersedes register.MessageID) (Result, error) {
+	if r.SourceDir == "" {
+		return Result{}, errors.New("no source directory to build from")
 	}
 	lieferart := "1"
 	if supersedes != "" {
 		lieferart = "2"
 	}
-	opts := source.Options{Traeger: p.Traeger, Month: p.Month, Version: b.Version, Created: p.now().UTC().Truncate(time.Second),
-		Software: p.Software, SoftwareVersion: p.SoftwareVersion, Lieferart: lieferart, Test: p.Test}
+	opts, b, err := r.buildOptions(lieferart)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Dataset: filepath.Join(r.WorkDir, check.FileName(r.Traeger, r.Month, r.Test))}
+	defer os.Remove(res.Dataset)
+
+	// build
+	files, err := source.Files(r.SourceDir)
+	if err != nil {
+		return res, err
+	}
 	var st source.Stats
-	err = atomicfile.Write(res.Dataset, 0o640, func(w io.Writer) error {
-		pw, done := p.progress("build "+filepath.Base(res.Dataset), -1)
+	d := newDataDigest()
+	err = atomicfile.Write(res.Dataset, 0o600, func(w io.Writer) error {
+		pw, done := r.progress("build "+filepath.Base(res.Dataset), -1)
 		defer done()
-		st, err = source.BuildFiles(ctx, files, io.MultiWriter(w, pw), opts)
+		st, err = source.BuildFiles(ctx, files, io.MultiWriter(w, d, pw), opts)
 		return err
 	})
+	if err != nil {
+		return res, err
+	}
+	res.Digest = d.Sum()
+	id, err := r.nextID(ctx, n, res.Digest)
 	if err != nil {
 		return res, err
 	}
@@ -246,13 +525,14 @@ func (p *Params) fresh(ctx context.Context, key register.CorrelationKey, id, sup
 	if err != nil {
 		return res, err
 	}
-	if err := reg.add(ctx, register.EventBuilt, ref, fmt.Sprintf("built %s with %s: %d BGs, %s to %s, Lieferart %s",
-		filepath.Base(res.Dataset), b.ID(), st.BGs, st.WindowFirst, st.WindowLast, lieferart)); err != nil {
+	reg := appender{p: r.Params, id: id, key: r.key, related: supersedes}
+	if err := reg.add(ctx, register.EventBuilt, ref, fmt.Sprintf("built %s with %s: %d BGs, %s to %s, Lieferart %s, %s%s",
+		filepath.Base(res.Dataset), b.ID(), st.BGs, st.WindowFirst, st.WindowLast, lieferart, digestDetail, res.Digest)); err != nil {
 		return res, err
 	}
 
 	// check
-	rep, err := p.check(ctx, res.Dataset, ref.Size)
+	rep, err := r.check(ctx, res.Dataset, ref.Size)
 	if err != nil {
 		return res, err
 	}
@@ -265,19 +545,24 @@ func (p *Params) fresh(ctx context.Context, key register.CorrelationKey, id, sup
 		return res, nil
 	}
 
-	// seal and queue
-	_, done := p.progress("seal and queue", -1)
-	m, _, err := p.Outbox.Submit(ctx, p.Endpoint, outbox.SubmitParams{ID: id, Correlation: key, ResendOf: supersedes,
-		Plain: res.Dataset, Detail: "monthly delivery " + p.Traeger + " " + p.Month.String()})
+	// seal and queue; the register keeps the sealed dataset from here on
+	_, done := r.progress("seal and queue", -1)
+	m, _, err := r.Outbox.Submit(ctx, r.Endpoint, outbox.SubmitParams{ID: id, Correlation: r.key, ResendOf: supersedes,
+		Plain: res.Dataset, Detail: "monthly delivery " + r.Traeger + " " + r.describeMonth()})
 	done()
 	if err != nil {
 		return res, err
 	}
 	res.Message = m
-	return p.sendAndAwait(ctx, res)
+	if err := os.Remove(res.Dataset); err != nil {
+		return res, fmt.Errorf("removing the plain dataset after sealing: %w", err)
+	}
+	r.lock.release()
+	return r.sendAndAwait(ctx, res)
 }
 
-// check runs the three stages and writes the reports next to the dataset.
+// check runs the three stages and writes the reports (0600: they name
+// record keys) next to the dataset.
 func (p *Params) check(ctx context.Context, dataset string, size int64) (*check.Report, error) {
 	f, err := os.Open(dataset)
 	if err != nil {
@@ -292,7 +577,7 @@ func (p *Params) check(ctx context.Context, dataset string, size int64) (*check.
 	}
 	base := strings.TrimSuffix(dataset, ".xml")
 	for ext, write := range map[string]func(io.Writer) error{".check.txt": rep.WriteText, ".check.html": rep.WriteHTML, ".check.json": rep.WriteJSON} {
-		if err := atomicfile.Write(base+ext, 0o640, write); err != nil {
+		if err := atomicfile.Write(base+ext, 0o600, write); err != nil {
 			return nil, err
 		}
 	}

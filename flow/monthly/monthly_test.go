@@ -71,12 +71,19 @@ func setup(t *testing.T) *testBundle {
 // source writes synthetic source records; faults injects the known faults.
 func (tb *testBundle) source(t *testing.T, name string, faults bool) string {
 	t.Helper()
+	return tb.sourceSeed(t, name, 7, faults)
+}
+
+// sourceSeed writes synthetic source records from seed: another seed,
+// other data.
+func (tb *testBundle) sourceSeed(t *testing.T, name string, seed uint64, faults bool) string {
+	t.Helper()
 	b, err := tb.reg.Select(xsozial.Standard, month)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(tb.dir, name)
-	if _, err := synth.WriteSource(dir, synth.Options{BGs: 30, Seed: 7, Traeger: traeger, Month: month, Version: b.Version, Faults: faults}); err != nil {
+	if _, err := synth.WriteSource(dir, synth.Options{BGs: 30, Seed: seed, Traeger: traeger, Month: month, Version: b.Version, Faults: faults}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -103,6 +110,20 @@ func events(t *testing.T, s register.Store, id register.MessageID) string {
 	return strings.Join(out, " ")
 }
 
+// detail returns the detail of message id's first entry with event ev.
+func detail(t *testing.T, s register.Store, id register.MessageID, ev register.Event) string {
+	t.Helper()
+	for e, err := range register.All(context.Background(), s, id) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.MessageID() == id && e.Event() == ev {
+			return e.Detail()
+		}
+	}
+	return ""
+}
+
 func mustVerify(t *testing.T, s register.Store) {
 	t.Helper()
 	if _, err := s.Verify(context.Background()); err != nil {
@@ -122,7 +143,7 @@ func TestMonthlyRunIsIdempotent(t *testing.T) {
 	if res.Outcome != monthly.Accepted || res.AlreadyDone || res.Report == nil || !res.Report.Passed {
 		t.Fatalf("first run: %+v", res)
 	}
-	id := monthly.MessageID(traeger, month, 1)
+	id := monthly.MessageID(traeger, month, true, 1)
 	if res.Message.ID != id || res.Message.State != register.MessageAcknowledged {
 		t.Fatalf("message %s in %s, want %s acknowledged", res.Message.ID, res.Message.State, id)
 	}
@@ -130,8 +151,8 @@ func TestMonthlyRunIsIdempotent(t *testing.T) {
 	if got := events(t, tb.store, id); got != want {
 		t.Errorf("register entries for %s:\n got %s\nwant %s", id, got, want)
 	}
-	if st, err := os.Stat(res.Dataset); err != nil || st.Size() == 0 {
-		t.Errorf("dataset %s: %v", res.Dataset, err)
+	if _, err := os.Stat(res.Dataset); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the plain dataset %s is still in the work directory after it was sealed (%v)", res.Dataset, err)
 	}
 
 	// A rerun does nothing and says so.
@@ -157,12 +178,12 @@ func TestMonthlyRunResumesAfterACrash(t *testing.T) {
 			tb := setup(t)
 			ctx := context.Background()
 			p := tb.params(tb.source(t, "src", false))
-			id := monthly.MessageID(traeger, month, 1)
+			id := monthly.MessageID(traeger, month, true, 1)
 			// An earlier run built, checked and queued (and maybe sent), then
 			// died: the register holds what it did.
 			dataset := filepath.Join(tb.dir, "dataset.xml")
 			writeDataset(t, tb, p.SourceDir, dataset)
-			key, _ := register.XSozialKey(traeger, month.String())
+			key, _ := monthly.Key(traeger, month, true)
 			if _, _, err := tb.ob.Submit(ctx, tb.ep, outbox.SubmitParams{ID: id, Correlation: key, Plain: dataset}); err != nil {
 				t.Fatal(err)
 			}
@@ -217,10 +238,10 @@ func TestMonthlyRunStopsAtItsOwnCheck(t *testing.T) {
 	if n := len(tb.server.Accepted()); n != 0 {
 		t.Errorf("a dataset that failed the check reached the BA (%d uploads)", n)
 	}
-	if _, err := tb.store.Message(context.Background(), monthly.MessageID(traeger, month, 1)); !errors.Is(err, register.ErrNotFound) {
+	if _, err := tb.store.Message(context.Background(), monthly.MessageID(traeger, month, true, 1)); !errors.Is(err, register.ErrNotFound) {
 		t.Errorf("a dataset that failed the check was queued: %v", err)
 	}
-	if got := events(t, tb.store, monthly.MessageID(traeger, month, 1)); got != "built checked" {
+	if got := events(t, tb.store, monthly.MessageID(traeger, month, true, 1)); got != "built checked" {
 		t.Errorf("entries %q, want built checked", got)
 	}
 	mustVerify(t, tb.store)
@@ -238,16 +259,12 @@ func TestCorrectionSupersedesAndLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, second := monthly.MessageID(traeger, month, 1), monthly.MessageID(traeger, month, 2)
+	first, second := monthly.MessageID(traeger, month, true, 1), monthly.MessageID(traeger, month, true, 2)
 	if res.Outcome != monthly.Accepted || res.Message.ID != second || res.Message.ResendOf != first {
 		t.Fatalf("correction: outcome %s, message %s resend of %q; want accepted %s linked to %s", res.Outcome, res.Message.ID, res.Message.ResendOf, second, first)
 	}
-	data, err := os.ReadFile(res.Dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), ">2<") {
-		t.Errorf("the correction's dataset does not say Lieferart 2")
+	if built := detail(t, tb.store, second, register.EventBuilt); !strings.Contains(built, "Lieferart 2") {
+		t.Errorf("the correction was built as %q, want Lieferart 2", built)
 	}
 	if n := len(tb.server.Accepted()); n != 2 {
 		t.Errorf("the BA accepted %d uploads, want 2", n)

@@ -270,7 +270,7 @@ var (
 	traegerRe     = regexp.MustCompile(`^[0-9]{1,12}$`)
 	massnahmeRe   = regexp.MustCompile(`^[0-9][0-9/]{0,39}$`)
 	monthRe       = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
-	correlationRe = regexp.MustCompile(`^(xsozial traeger=[0-9]{1,12} month=[0-9]{4}-(0[1-9]|1[0-2])|emaw massnahme=[0-9][0-9/]{0,39}( participant=ps1-[0-9a-f]{32})?)$`)
+	correlationRe = regexp.MustCompile(`^(xsozial traeger=[0-9]{1,12} month=[0-9]{4}-(0[1-9]|1[0-2])( test)?|emaw massnahme=[0-9][0-9/]{0,39}( participant=ps1-[0-9a-f]{32})?)$`)
 )
 
 // XSozialKey is the correlation key of one XSozial delivery: the
@@ -283,6 +283,17 @@ func XSozialKey(traegernummer, month string) (CorrelationKey, error) {
 		return CorrelationKey{}, &FieldError{Field: "month", Expected: "YYYY-MM"}
 	}
 	return CorrelationKey{"xsozial traeger=" + traegernummer + " month=" + month}, nil
+}
+
+// XSozialTestKey is the correlation key of the test deliveries (K.8 "T")
+// of a Trägernummer and month: XSozialKey with " test" appended, so that
+// a test delivery is never taken for the production one.
+func XSozialTestKey(traegernummer, month string) (CorrelationKey, error) {
+	k, err := XSozialKey(traegernummer, month)
+	if err != nil {
+		return k, err
+	}
+	return CorrelationKey{k.s + " test"}, nil
 }
 
 // EmawKey is the correlation key of an eM@w event: the Maßnahmeschlüssel
@@ -303,7 +314,7 @@ func EmawKey(massnahmeschluessel string, participant Pseudonym) (CorrelationKey,
 // ParseCorrelationKey parses the String form of a key; "" is the zero key.
 func ParseCorrelationKey(s string) (CorrelationKey, error) {
 	if s != "" && !correlationRe.MatchString(s) {
-		return CorrelationKey{}, &FieldError{Field: "Correlation", Expected: `"xsozial traeger=N month=YYYY-MM" or "emaw massnahme=N[ participant=ps1-HEX]"`}
+		return CorrelationKey{}, &FieldError{Field: "Correlation", Expected: `"xsozial traeger=N month=YYYY-MM[ test]" or "emaw massnahme=N[ participant=ps1-HEX]"`}
 	}
 	return CorrelationKey{s}, nil
 }
