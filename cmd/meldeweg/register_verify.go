@@ -10,6 +10,7 @@ import (
 )
 
 func registerVerifyCommand() *command {
+	o := &registerOptions{}
 	return &command{
 		name:    "verify",
 		summary: "recompute the register's hash chain and name the first broken entry",
@@ -28,16 +29,16 @@ EXIT CODES
 EXAMPLES
   meldeweg register verify
   meldeweg register verify --register postgres://meldeweg@db.internal/meldeweg`,
-		setFlags: func(fs *flag.FlagSet) { addRegisterFlag(fs) },
-		run:      runRegisterVerify,
+		setFlags: o.bind,
+		run:      func(e *env, _ *flag.FlagSet, args []string) int { return runRegisterVerify(e, o, args) },
 	}
 }
 
-func runRegisterVerify(e *env, fs *flag.FlagSet, args []string) int {
+func runRegisterVerify(e *env, o *registerOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	s, loc, err := registerFromFlags(e, fs)
+	s, loc, err := openExistingRegister(e, o)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

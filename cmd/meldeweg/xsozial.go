@@ -1,6 +1,7 @@
 package main
 
 import (
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/xsozial"
 )
@@ -23,12 +24,10 @@ the embedded ones are models built from public facts, not the BA's.`,
 	}
 }
 
-// xsozialTraeger returns the Trägernummer: the flag, else the configuration.
+// xsozialTraeger resolves the settings with --traeger and returns the
+// Trägernummer ("" when none is configured).
 func xsozialTraeger(e *env, flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	c, err := e.config()
+	c, err := e.settings(settings.Flag{Name: "--traeger", Field: "traeger", Value: flagValue})
 	if err != nil {
 		return "", err
 	}

@@ -215,7 +215,7 @@ func (p *Params) fresh(ctx context.Context, key register.CorrelationKey, id, sup
 	if err != nil {
 		return Result{}, err
 	}
-	if err := os.MkdirAll(p.WorkDir, 0o750); err != nil {
+	if err := os.MkdirAll(p.WorkDir, 0o700); err != nil {
 		return Result{}, err
 	}
 	res := Result{Dataset: filepath.Join(p.WorkDir, check.FileName(p.Traeger, p.Month, p.Test))}

@@ -64,7 +64,8 @@ type loaded struct {
 func readFile(name string) (*loaded, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
-		return nil, &Error{Source: name, Err: err}
+		// The error names the file already.
+		return nil, &Error{Source: "configuration", Err: err}
 	}
 	lines, err := scanJSON(data, reflect.TypeFor[file]())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
@@ -19,7 +20,7 @@ import (
 const (
 	DefaultRegister     = "meldeweg-register.db"
 	DefaultWorkDir      = "meldeweg-out"
-	DefaultCertWarnDays = 60
+	DefaultCertWarnDays = int(pki.DefaultWarn / (24 * time.Hour))
 	// DefaultPostgresPayloads is the payload key directory of a register
 	// on PostgreSQL; a SQLite register's is its file name + ".payloads".
 	DefaultPostgresPayloads = "meldeweg-payloads"
