@@ -36,10 +36,12 @@ type command struct {
 	// help is the long text after the synopsis: description, POSITIONAL
 	// ARGUMENTS, EXIT CODES, EXAMPLES.
 	help string
-	// setFlags declares the command's flags.
+	// setFlags declares the command's flags, each bound to a field of the
+	// command's options struct (made in its constructor).
 	setFlags func(fs *flag.FlagSet)
-	// run does the work with flags parsed and positional args left.
-	run func(e *env, fs *flag.FlagSet, args []string) int
+	// run does the work with flags parsed into the options and the
+	// positional args left.
+	run func(e *env, args []string) int
 	sub []*command
 }
 
@@ -254,7 +256,7 @@ func runCommand(e *env, c *command, args []string) int {
 		usage(e.stderr)
 		return exitError
 	}
-	return c.run(e, fs, pos)
+	return c.run(e, pos)
 }
 
 // parseInterleaved parses flags that may stand before, between or after

@@ -61,7 +61,7 @@ EXAMPLES
 			fs.IntVar(&o.warnDays, "warn-days", 0, "warn this many `DAYS` before expiry (overrides cert_warn_days; default 60)")
 			o.password.bind(fs)
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runCertsCheck(e, o, args) },
+		run: func(e *env, args []string) int { return runCertsCheck(e, o, args) },
 	}
 }
 

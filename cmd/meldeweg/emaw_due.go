@@ -86,7 +86,7 @@ EXAMPLES
 			fs.StringVar(&o.date, "date", "", "the day to list for, `YYYY-MM-DD` (default: today)")
 			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runEmawDue(e, o, args) },
+		run: func(e *env, args []string) int { return runEmawDue(e, o, args) },
 	}
 }
 

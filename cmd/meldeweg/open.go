@@ -61,7 +61,7 @@ EXAMPLES
 			fs.StringVar(&o.profile, "profile", "", "algorithm `PROFILE`: compat or bsi (overrides cms_profile; default compat)")
 			o.password.bind(fs)
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runOpen(e, o, args) },
+		run: func(e *env, args []string) int { return runOpen(e, o, args) },
 	}
 }
 

@@ -75,7 +75,7 @@ EXAMPLES
 			o.endpoint.bind(fs)
 			fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after `DURATION`")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runPoll(e, o, args) },
+		run: func(e *env, args []string) int { return runPoll(e, o, args) },
 	}
 }
 

@@ -47,7 +47,7 @@ EXAMPLES
 			fs.StringVar(&o.format, "format", "jsonl", "output `FORMAT`: jsonl or csv")
 			fs.StringVar(&o.output, "output", "", "write to `FILE` instead of standard output")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runRegisterExport(e, o, args) },
+		run: func(e *env, args []string) int { return runRegisterExport(e, o, args) },
 	}
 }
 

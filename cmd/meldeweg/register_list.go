@@ -40,7 +40,7 @@ EXAMPLES
 			fs.Int64Var(&o.after, "after", 0, "only entries after sequence number `SEQ`")
 			fs.IntVar(&o.limit, "limit", 0, "at most `N` entries (0: all)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runRegisterList(e, o, args) },
+		run: func(e *env, args []string) int { return runRegisterList(e, o, args) },
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -34,7 +33,7 @@ EXAMPLES
   meldeweg register show 17
   meldeweg register show emaw-0001`,
 		setFlags: o.bind,
-		run:      func(e *env, _ *flag.FlagSet, args []string) int { return runRegisterShow(e, o, args) },
+		run:      func(e *env, args []string) int { return runRegisterShow(e, o, args) },
 	}
 }
 

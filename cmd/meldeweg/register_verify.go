@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"meldeweg.dev/meldeweg/transport/register"
@@ -30,7 +29,7 @@ EXAMPLES
   meldeweg register verify
   meldeweg register verify --register postgres://meldeweg@db.internal/meldeweg`,
 		setFlags: o.bind,
-		run:      func(e *env, _ *flag.FlagSet, args []string) int { return runRegisterVerify(e, o, args) },
+		run:      func(e *env, args []string) int { return runRegisterVerify(e, o, args) },
 	}
 }
 

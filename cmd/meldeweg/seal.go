@@ -63,7 +63,7 @@ EXAMPLES
 			fs.BoolVar(&o.noCompress, "no-compress", false, "do not compress (for counterparts without zlib, such as Debian's openssl)")
 			o.password.bind(fs)
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runSeal(e, o, args) },
+		run: func(e *env, args []string) int { return runSeal(e, o, args) },
 	}
 }
 

@@ -72,7 +72,7 @@ EXAMPLES
 			fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting for the delivery after `DURATION` (the message stays queued)")
 			fs.IntVar(&o.attempts, "attempts", 7, "HTTP attempts per claim, the first included (`N`)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runSend(e, o, args) },
+		run: func(e *env, args []string) int { return runSend(e, o, args) },
 	}
 }
 

@@ -60,7 +60,7 @@ EXAMPLES
 			fs.BoolVar(&o.test, "test", false, "mark the delivery as a test delivery (K.8 = T)")
 			fs.StringVar(&o.lieferart, "lieferart", "1", "`KEY` of K.7: 1 Regellieferung, 2 Korrekturlieferung")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runXsozialBuild(e, o, args) },
+		run: func(e *env, args []string) int { return runXsozialBuild(e, o, args) },
 	}
 }
 

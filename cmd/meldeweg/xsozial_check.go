@@ -54,7 +54,7 @@ EXAMPLES
 			fs.StringVar(&o.out, "out", "", "write the report to `FILE` instead of standard output")
 			fs.StringVar(&o.traeger, "traeger", "", "the Trägernummer `NR` the file must carry (overrides \"traeger\" of the configuration)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runXsozialCheck(e, o, args) },
+		run: func(e *env, args []string) int { return runXsozialCheck(e, o, args) },
 	}
 }
 

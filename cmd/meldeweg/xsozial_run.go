@@ -82,7 +82,7 @@ EXAMPLES
 			fs.DurationVar(&o.feedbackWait, "feedback-wait", 2*time.Minute, "wait at most `DURATION` for the feedback after sending")
 			fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up the whole run after `DURATION` (a rerun resumes)")
 		},
-		run: func(e *env, _ *flag.FlagSet, args []string) int { return runXsozialRun(e, o, args) },
+		run: func(e *env, args []string) int { return runXsozialRun(e, o, args) },
 	}
 }
 
