@@ -39,6 +39,11 @@ type command struct {
 	// setFlags declares the command's flags, each bound to a field of the
 	// command's options struct (made in its constructor).
 	setFlags func(fs *flag.FlagSet)
+	// settingsFlags, if set, returns the parsed flags that override
+	// configuration fields (--register, --url, --traeger, …); the run's
+	// settings are resolved with them when the command first asks (so a
+	// command may still adjust its options before that).
+	settingsFlags func() []settings.Flag
 	// run does the work with flags parsed into the options and the
 	// positional args left.
 	run func(e *env, args []string) int
@@ -74,8 +79,9 @@ type env struct {
 	schemaDirs []string
 	configPath string
 
-	set *settings.Settings // resolved once; see settings()
-	reg *schemas.Registry
+	flags func() []settings.Flag // the command's flags that override fields
+	set   *settings.Settings     // resolved once; see settings()
+	reg   *schemas.Registry
 }
 
 // failf reports an error on stderr and returns code.
@@ -256,6 +262,7 @@ func runCommand(e *env, c *command, args []string) int {
 		usage(e.stderr)
 		return exitError
 	}
+	e.flags = c.settingsFlags
 	return c.run(e, pos)
 }
 

@@ -61,12 +61,15 @@ EXAMPLES
 			fs.IntVar(&o.warnDays, "warn-days", 0, "warn this many `DAYS` before expiry (overrides cert_warn_days; default 60)")
 			o.password.bind(fs)
 		},
+		settingsFlags: func() []settings.Flag {
+			return []settings.Flag{{Name: "--warn-days", Field: "cert_warn_days", Value: intFlag(o.warnDays)}}
+		},
 		run: func(e *env, args []string) int { return runCertsCheck(e, o, args) },
 	}
 }
 
 func runCertsCheck(e *env, o *certsCheckOptions, args []string) int {
-	c, err := e.settings(settings.Flag{Name: "--warn-days", Field: "cert_warn_days", Value: intFlag(o.warnDays)})
+	c, err := e.settings()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -8,21 +8,21 @@ import (
 	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 )
 
-// settings resolves the configuration once per run: the file (--config,
-// else $MELDEWEG_CONFIG), the environment and flags, in the one
-// precedence flags > environment > file > defaults (package settings). A
-// command whose flags set configuration fields passes them on its first
-// call; later calls (registry, the builders) return the same settings.
-func (e *env) settings(flags ...settings.Flag) (*settings.Settings, error) {
+// settings resolves the configuration once per run, when a command first
+// asks: the file (--config, else $MELDEWEG_CONFIG), the environment and
+// the command's flags (command.settingsFlags), in the one precedence
+// flags > environment > file > defaults (package settings).
+func (e *env) settings() (*settings.Settings, error) {
 	if e.set != nil {
-		if len(flags) > 0 {
-			panic("settings resolved before the command's flags were bound")
-		}
 		return e.set, nil
 	}
 	p := e.configPath
 	if p == "" {
 		p = os.Getenv("MELDEWEG_CONFIG")
+	}
+	var flags []settings.Flag
+	if e.flags != nil {
+		flags = e.flags()
 	}
 	s, err := settings.Resolve(settings.Input{File: p, LookupEnv: os.LookupEnv, Flags: flags, SchemaDirs: e.schemaDirs})
 	if err != nil {

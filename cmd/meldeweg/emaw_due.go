@@ -86,7 +86,8 @@ EXAMPLES
 			fs.StringVar(&o.date, "date", "", "the day to list for, `YYYY-MM-DD` (default: today)")
 			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
 		},
-		run: func(e *env, args []string) int { return runEmawDue(e, o, args) },
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runEmawDue(e, o, args) },
 	}
 }
 
@@ -215,7 +216,7 @@ func (v *optionalValue) IsBoolFlag() bool { return true }
 // stateFromRegister opens the existing register (resolved like --register
 // everywhere) with its payload store and reads the due state.
 func stateFromRegister(e *env, o *emawDueOptions) (*exchange.StateReport, string, error) {
-	s, err := e.settings(o.settingsFlags()...)
+	s, err := e.settings()
 	if err != nil {
 		return nil, "", err
 	}

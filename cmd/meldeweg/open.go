@@ -61,7 +61,8 @@ EXAMPLES
 			fs.StringVar(&o.profile, "profile", "", "algorithm `PROFILE`: compat or bsi (overrides cms_profile; default compat)")
 			o.password.bind(fs)
 		},
-		run: func(e *env, args []string) int { return runOpen(e, o, args) },
+		settingsFlags: profileFlag(&o.profile),
+		run:           func(e *env, args []string) int { return runOpen(e, o, args) },
 	}
 }
 
@@ -77,7 +78,7 @@ func runOpen(e *env, o *openOptions, args []string) int {
 	case len(trust) == 0:
 		return e.usageErrorf("at least one --trust CA file is required")
 	}
-	profile, err := e.cmsProfile(o.profile)
+	profile, err := e.cmsProfile()
 	if err != nil {
 		return e.usageErrorf("%v", err)
 	}

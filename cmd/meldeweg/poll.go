@@ -75,7 +75,8 @@ EXAMPLES
 			o.endpoint.bind(fs)
 			fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after `DURATION`")
 		},
-		run: func(e *env, args []string) int { return runPoll(e, o, args) },
+		settingsFlags: o.endpoint.settingsFlags,
+		run:           func(e *env, args []string) int { return runPoll(e, o, args) },
 	}
 }
 
@@ -104,9 +105,6 @@ func runPoll(e *env, o *pollOptions, args []string) int {
 			return e.usageErrorf("--channel: %v", err)
 		}
 		chans = []baapi.Channel{ch}
-	}
-	if _, err := e.settings(o.endpoint.settingsFlags()...); err != nil {
-		return e.failf(exitError, "%v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()

@@ -42,8 +42,8 @@ EXAMPLES
 // openExistingRegister resolves the settings with --register and opens
 // the register, which must exist; it returns the location to print (a
 // postgres:// URL's password hidden).
-func openExistingRegister(e *env, o *registerOptions) (register.Store, string, error) {
-	set, err := e.settings(o.settingsFlags()...)
+func openExistingRegister(e *env) (register.Store, string, error) {
+	set, err := e.settings()
 	if err != nil {
 		return nil, "", err
 	}

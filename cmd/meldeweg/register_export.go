@@ -47,7 +47,8 @@ EXAMPLES
 			fs.StringVar(&o.format, "format", "jsonl", "output `FORMAT`: jsonl or csv")
 			fs.StringVar(&o.output, "output", "", "write to `FILE` instead of standard output")
 		},
-		run: func(e *env, args []string) int { return runRegisterExport(e, o, args) },
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterExport(e, o, args) },
 	}
 }
 
@@ -59,7 +60,7 @@ func runRegisterExport(e *env, o *registerExportOptions, args []string) int {
 	if format != "jsonl" && format != "csv" {
 		return e.usageErrorf("--format %q: expected jsonl or csv", format)
 	}
-	s, loc, err := openExistingRegister(e, &o.registerOptions)
+	s, loc, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -40,7 +40,8 @@ EXAMPLES
 			fs.Int64Var(&o.after, "after", 0, "only entries after sequence number `SEQ`")
 			fs.IntVar(&o.limit, "limit", 0, "at most `N` entries (0: all)")
 		},
-		run: func(e *env, args []string) int { return runRegisterList(e, o, args) },
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterList(e, o, args) },
 	}
 }
 
@@ -52,7 +53,7 @@ func runRegisterList(e *env, o *registerListOptions, args []string) int {
 	if after < 0 || limit < 0 {
 		return e.usageErrorf("--after and --limit must not be negative")
 	}
-	s, _, err := openExistingRegister(e, &o.registerOptions)
+	s, _, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -32,8 +32,9 @@ EXIT CODES
 EXAMPLES
   meldeweg register show 17
   meldeweg register show emaw-0001`,
-		setFlags: o.bind,
-		run:      func(e *env, args []string) int { return runRegisterShow(e, o, args) },
+		setFlags:      o.bind,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterShow(e, o, args) },
 	}
 }
 
@@ -41,7 +42,7 @@ func runRegisterShow(e *env, o *registerOptions, args []string) int {
 	if len(args) != 1 {
 		return e.usageErrorf("expected one SEQ or MESSAGE-ID")
 	}
-	s, _, err := openExistingRegister(e, o)
+	s, _, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

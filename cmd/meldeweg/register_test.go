@@ -133,9 +133,9 @@ func TestRegisterLocationPrecedence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("MELDEWEG_REGISTER", tt.env)
 			t.Setenv("MELDEWEG_CONFIG", "")
-			e := &env{configPath: tt.config}
 			o := &registerOptions{register: tt.flag}
-			s, err := e.settings(o.settingsFlags()...)
+			e := &env{configPath: tt.config, flags: o.settingsFlags}
+			s, err := e.settings()
 			if err != nil || s.Register.Location != tt.want {
 				t.Fatalf("got %+v, %v; want %q", s, err, tt.want)
 			}

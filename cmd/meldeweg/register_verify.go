@@ -28,8 +28,9 @@ EXIT CODES
 EXAMPLES
   meldeweg register verify
   meldeweg register verify --register postgres://meldeweg@db.internal/meldeweg`,
-		setFlags: o.bind,
-		run:      func(e *env, args []string) int { return runRegisterVerify(e, o, args) },
+		setFlags:      o.bind,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterVerify(e, o, args) },
 	}
 }
 
@@ -37,7 +38,7 @@ func runRegisterVerify(e *env, o *registerOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	s, loc, err := openExistingRegister(e, o)
+	s, loc, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -63,7 +63,8 @@ EXAMPLES
 			fs.BoolVar(&o.noCompress, "no-compress", false, "do not compress (for counterparts without zlib, such as Debian's openssl)")
 			o.password.bind(fs)
 		},
-		run: func(e *env, args []string) int { return runSeal(e, o, args) },
+		settingsFlags: profileFlag(&o.profile),
+		run:           func(e *env, args []string) int { return runSeal(e, o, args) },
 	}
 }
 
@@ -77,10 +78,17 @@ func (o *passwordOptions) bind(fs *flag.FlagSet) {
 
 func (o *passwordOptions) value() pki.Password { return pki.Password{Env: o.env, File: o.file} }
 
-// cmsProfile resolves the settings with --profile as cms_profile and
-// returns the profile of seal and open.
-func (e *env) cmsProfile(flagValue string) (cms.Profile, error) {
-	s, err := e.settings(settings.Flag{Name: "--profile", Field: "cms_profile", Value: flagValue})
+// profileFlag is --profile of seal and open, which overrides cms_profile.
+func profileFlag(value *string) func() []settings.Flag {
+	return func() []settings.Flag {
+		return []settings.Flag{{Name: "--profile", Field: "cms_profile", Value: *value}}
+	}
+}
+
+// cmsProfile returns the profile of seal and open: --profile, else
+// cms_profile of the configuration.
+func (e *env) cmsProfile() (cms.Profile, error) {
+	s, err := e.settings()
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +107,7 @@ func runSeal(e *env, o *sealOptions, args []string) int {
 	case len(to) == 0:
 		return e.usageErrorf("at least one --to recipient certificate is required")
 	}
-	profile, err := e.cmsProfile(o.profile)
+	profile, err := e.cmsProfile()
 	if err != nil {
 		return e.usageErrorf("%v", err)
 	}

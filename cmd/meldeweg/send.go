@@ -72,7 +72,8 @@ EXAMPLES
 			fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting for the delivery after `DURATION` (the message stays queued)")
 			fs.IntVar(&o.attempts, "attempts", 7, "HTTP attempts per claim, the first included (`N`)")
 		},
-		run: func(e *env, args []string) int { return runSend(e, o, args) },
+		settingsFlags: o.endpoint.settingsFlags,
+		run:           func(e *env, args []string) int { return runSend(e, o, args) },
 	}
 }
 
@@ -105,9 +106,6 @@ func runSend(e *env, o *sendOptions, args []string) int {
 		id = baapi.ContentMessageID(ch, sum)
 	}
 
-	if _, err := e.settings(o.endpoint.settingsFlags()...); err != nil {
-		return e.failf(exitError, "%v", err)
-	}
 	ep, err := e.endpoint(ch, o.attempts)
 	if err != nil {
 		return e.failf(exitError, "%v", err)

@@ -24,10 +24,15 @@ the embedded ones are models built from public facts, not the BA's.`,
 	}
 }
 
-// xsozialTraeger resolves the settings with --traeger and returns the
-// Trägernummer ("" when none is configured).
-func xsozialTraeger(e *env, flagValue string) (string, error) {
-	c, err := e.settings(settings.Flag{Name: "--traeger", Field: "traeger", Value: flagValue})
+// traegerFlag is --traeger, which overrides "traeger".
+func traegerFlag(value *string) func() []settings.Flag {
+	return func() []settings.Flag { return []settings.Flag{{Name: "--traeger", Field: "traeger", Value: *value}} }
+}
+
+// xsozialTraeger returns the Trägernummer of the settings ("" when none
+// is configured).
+func xsozialTraeger(e *env) (string, error) {
+	c, err := e.settings()
 	if err != nil {
 		return "", err
 	}

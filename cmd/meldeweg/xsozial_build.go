@@ -60,7 +60,8 @@ EXAMPLES
 			fs.BoolVar(&o.test, "test", false, "mark the delivery as a test delivery (K.8 = T)")
 			fs.StringVar(&o.lieferart, "lieferart", "1", "`KEY` of K.7: 1 Regellieferung, 2 Korrekturlieferung")
 		},
-		run: func(e *env, args []string) int { return runXsozialBuild(e, o, args) },
+		settingsFlags: traegerFlag(&o.traeger),
+		run:           func(e *env, args []string) int { return runXsozialBuild(e, o, args) },
 	}
 }
 
@@ -81,7 +82,7 @@ func runXsozialBuild(e *env, o *xsozialBuildOptions, args []string) int {
 	if err != nil {
 		return e.usageErrorf("--month: %v", err)
 	}
-	traeger, err := xsozialTraeger(e, o.traeger)
+	traeger, err := xsozialTraeger(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

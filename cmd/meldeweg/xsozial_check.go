@@ -54,7 +54,8 @@ EXAMPLES
 			fs.StringVar(&o.out, "out", "", "write the report to `FILE` instead of standard output")
 			fs.StringVar(&o.traeger, "traeger", "", "the Trägernummer `NR` the file must carry (overrides \"traeger\" of the configuration)")
 		},
-		run: func(e *env, args []string) int { return runXsozialCheck(e, o, args) },
+		settingsFlags: traegerFlag(&o.traeger),
+		run:           func(e *env, args []string) int { return runXsozialCheck(e, o, args) },
 	}
 }
 
@@ -69,7 +70,7 @@ func runXsozialCheck(e *env, o *xsozialCheckOptions, args []string) int {
 	case format != "text" && format != "json" && format != "html":
 		return e.usageErrorf("--format %q: expected text, json or html", format)
 	}
-	traeger, err := xsozialTraeger(e, o.traeger)
+	traeger, err := xsozialTraeger(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

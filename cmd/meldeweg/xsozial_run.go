@@ -82,7 +82,8 @@ EXAMPLES
 			fs.DurationVar(&o.feedbackWait, "feedback-wait", 2*time.Minute, "wait at most `DURATION` for the feedback after sending")
 			fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up the whole run after `DURATION` (a rerun resumes)")
 		},
-		run: func(e *env, args []string) int { return runXsozialRun(e, o, args) },
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runXsozialRun(e, o, args) },
 	}
 }
 
@@ -100,7 +101,7 @@ func runXsozialRun(e *env, o *xsozialRunOptions, args []string) int {
 	if o.feedbackWait <= 0 || o.timeout <= 0 {
 		return e.usageErrorf("--feedback-wait and --timeout must be positive durations")
 	}
-	cfg, err := e.settings(o.settingsFlags()...)
+	cfg, err := e.settings()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
