@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/pki"
@@ -39,11 +40,19 @@ const (
 // error names the field and where its value came from.
 func (s *Settings) checkPaths() []error {
 	var errs []error
+	missing := map[string]bool{} // directories found missing, reported once
 	check := func(field, path string, r pathRule) {
-		if path == "" {
+		if path == "" || missing[filepath.Dir(path)] {
 			return
 		}
-		if err := checkPath(path, r); err != nil {
+		err := checkPath(path, r)
+		if errors.Is(err, fs.ErrNotExist) {
+			if dir := filepath.Dir(path); !exists(dir) {
+				missing[dir] = true
+				err = fmt.Errorf("%s: the directory %s does not exist: %w", path, dir, fs.ErrNotExist)
+			}
+		}
+		if err != nil {
 			errs = append(errs, s.errorf(field, "%w", err))
 		}
 	}
@@ -121,6 +130,11 @@ func checkPath(path string, r pathRule) error {
 			ErrUnsafeMode, path, fi.Mode().Perm(), path)
 	}
 	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // holdsPrivateKey tells whether a PEM file holds a private key block.

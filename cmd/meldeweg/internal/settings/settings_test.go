@@ -206,6 +206,8 @@ func TestResolveErrorsNameFieldAndSource(t *testing.T) {
 			want: `meldeweg.json:1: endpoints.xsozial.ca_cert: stat `},
 		{name: "missing schema dir from the flag side", config: `{"schema_dirs": ["nope"]}`, is: os.ErrNotExist,
 			want: `meldeweg.json:1: schema_dirs[0]: stat `},
+		{name: "a missing directory is named once", flags: TestPKIFlags("--pki", "nope"), is: os.ErrNotExist,
+			want: `--pki: endpoints.xsozial.ca_cert: nope/ca.pem: the directory nope does not exist: file does not exist`},
 		{name: "two password sources", config: `{"endpoints": {"emaw": {"password_file": "password", "password_env": "PW"}}}`,
 			want: `meldeweg.json:1: endpoints.emaw.password_env: give password_file or password_env, not both`},
 		{name: "certificate without path", config: `{"certificates": [{"name": "x"}]}`,
@@ -380,5 +382,17 @@ func TestFieldsAndVariables(t *testing.T) {
 	}
 	if _, err := Resolve(Input{Flags: []Flag{{"--x", "nope", "v"}}}); err == nil {
 		t.Error("a flag for an unknown field was taken")
+	}
+}
+
+// A test PKI directory that does not exist is one error, not one per file.
+func TestMissingDirectoryReportedOnce(t *testing.T) {
+	t.Parallel()
+	_, err := Resolve(Input{Flags: TestPKIFlags("--pki", filepath.Join(t.TempDir(), "nope"))})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if n := strings.Count(err.Error(), "--pki:"); n != 1 {
+		t.Errorf("%d errors, want 1:\n%v", n, err)
 	}
 }
