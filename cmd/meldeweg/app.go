@@ -5,10 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/schemas"
 )
 
@@ -36,10 +36,17 @@ type command struct {
 	// help is the long text after the synopsis: description, POSITIONAL
 	// ARGUMENTS, EXIT CODES, EXAMPLES.
 	help string
-	// setFlags declares the command's flags.
+	// setFlags declares the command's flags, each bound to a field of the
+	// command's options struct (made in its constructor).
 	setFlags func(fs *flag.FlagSet)
-	// run does the work with flags parsed and positional args left.
-	run func(e *env, fs *flag.FlagSet, args []string) int
+	// settingsFlags, if set, returns the parsed flags that override
+	// configuration fields (--register, --url, --traeger, …); the run's
+	// settings are resolved with them when the command first asks (so a
+	// command may still adjust its options before that).
+	settingsFlags func() []settings.Flag
+	// run does the work with flags parsed into the options and the
+	// positional args left.
+	run func(e *env, args []string) int
 	sub []*command
 }
 
@@ -72,8 +79,9 @@ type env struct {
 	schemaDirs []string
 	configPath string
 
-	cfg *config
-	reg *schemas.Registry
+	flags func() []settings.Flag // the command's flags that override fields
+	set   *settings.Settings     // resolved once; see settings()
+	reg   *schemas.Registry
 }
 
 // failf reports an error on stderr and returns code.
@@ -82,39 +90,17 @@ func (e *env) failf(code int, format string, args ...any) int {
 	return code
 }
 
-// config loads the configuration once: --config, else $MELDEWEG_CONFIG,
-// else built-in defaults.
-func (e *env) config() (*config, error) {
-	if e.cfg != nil {
-		return e.cfg, nil
-	}
-	p := e.configPath
-	if p == "" {
-		p = os.Getenv("MELDEWEG_CONFIG")
-	}
-	c, err := loadConfig(p)
-	if err != nil {
-		return nil, err
-	}
-	e.cfg = c
-	return c, nil
-}
-
 // registry loads the schema bundles once: embedded ones, the configured
 // ones and those in --schema-dir.
 func (e *env) registry() (*schemas.Registry, error) {
 	if e.reg != nil {
 		return e.reg, nil
 	}
-	c, err := e.config()
+	c, err := e.settings()
 	if err != nil {
 		return nil, err
 	}
-	r, err := schemas.Load(schemas.Options{
-		Dirs:        append(append([]string(nil), c.SchemaDirs...), e.schemaDirs...),
-		Manifests:   c.Bundles,
-		ManifestDir: c.dir,
-	})
+	r, err := schemas.Load(schemas.Options{Dirs: c.SchemaDirs, Manifests: c.Bundles, ManifestDir: c.Dir})
 	if err != nil {
 		return nil, err
 	}
@@ -129,10 +115,22 @@ USAGE
   meldeweg [GLOBAL OPTIONS] COMMAND [ARGS]
 
 GLOBAL OPTIONS (allowed anywhere on the line)
-  --config FILE      configuration file (default: $MELDEWEG_CONFIG, else built-in defaults)
-  --schema-dir DIR   add the schema bundles in DIR (repeatable)
+  --config FILE      configuration file (JSON; default: $MELDEWEG_CONFIG, else none)
+  --schema-dir DIR   add the schema bundles in DIR to schema_dirs (repeatable)
   --version          print the version and exit
   --help, -h         this help; "meldeweg COMMAND --help" for a command's
+
+CONFIGURATION
+  Every setting is taken, in this order of precedence, from
+    flags > environment > configuration file > defaults.
+  Each single-valued field of the file has an environment variable named
+  MELDEWEG_ and the field's path in capitals, "." as "_": work_dir is
+  MELDEWEG_WORK_DIR, endpoints.emaw.url is MELDEWEG_ENDPOINTS_EMAW_URL. An
+  empty variable counts as unset. Relative paths in the file are relative
+  to the file, others to the working directory. The configuration is
+  checked when it loads: an unknown field, a bad value, a missing file, or
+  a key, password or personal-data path open to others is an error naming
+  the field and where the value came from.
 
 EXIT CODES
   0  success; checked input was found good
@@ -264,7 +262,8 @@ func runCommand(e *env, c *command, args []string) int {
 		usage(e.stderr)
 		return exitError
 	}
-	return c.run(e, fs, pos)
+	e.flags = c.settingsFlags
+	return c.run(e, pos)
 }
 
 // parseInterleaved parses flags that may stand before, between or after

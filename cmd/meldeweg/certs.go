@@ -5,25 +5,17 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/transport/pki"
 )
 
-// certConfig is one certificate "meldeweg certs check" watches (config
-// key "certificates").
-type certConfig struct {
-	// Name labels the certificate in the listing. Defaults to the file name.
-	Name string `json:"name,omitempty"`
-	// Path is a PEM, DER or PKCS#12 file, relative to the configuration
-	// file's directory. Every certificate in it is checked.
-	Path string `json:"path"`
-	// PasswordEnv or PasswordFile unlock a .p12 (one of them, or neither
-	// for a password-less file); PasswordFile is relative like Path.
-	PasswordEnv  string `json:"password_env,omitempty"`
-	PasswordFile string `json:"password_file,omitempty"`
+// certsCheckOptions are the flags of "certs check".
+type certsCheckOptions struct {
+	warnDays int
+	password passwordOptions
 }
 
 func certsCommand() *command {
@@ -37,6 +29,7 @@ func certsCommand() *command {
 }
 
 func certsCheckCommand() *command {
+	o := &certsCheckOptions{}
 	return &command{
 		name:    "check",
 		summary: "list certificates with days to expiry; warn from 60 days",
@@ -65,37 +58,25 @@ EXAMPLES
   meldeweg --config /etc/meldeweg/config.json certs check --warn-days 90
   meldeweg certs check pki/ca.pem pki/ba-server.pem`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.Int("warn-days", 0, "warn this many `DAYS` before expiry (default: configuration, else 60)")
-			passwordFlags(fs)
+			fs.IntVar(&o.warnDays, "warn-days", 0, "warn this many `DAYS` before expiry (overrides cert_warn_days; default 60)")
+			o.password.bind(fs)
 		},
-		run: runCertsCheck,
+		settingsFlags: func() []settings.Flag {
+			return []settings.Flag{{Name: "--warn-days", Field: "cert_warn_days", Value: intFlag(o.warnDays)}}
+		},
+		run: func(e *env, args []string) int { return runCertsCheck(e, o, args) },
 	}
 }
 
-func runCertsCheck(e *env, fs *flag.FlagSet, args []string) int {
-	c, err := e.config()
+func runCertsCheck(e *env, o *certsCheckOptions, args []string) int {
+	c, err := e.settings()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	warnDays, _ := strconv.Atoi(fs.Lookup("warn-days").Value.String())
-	if warnDays == 0 {
-		warnDays = c.CertWarnDays
-	}
-	if warnDays == 0 {
-		warnDays = int(pki.DefaultWarn / (24 * time.Hour))
-	}
-	if warnDays < 0 {
-		return e.usageErrorf("--warn-days %d: expected a positive number", warnDays)
-	}
-	entries := make([]certConfig, 0, len(c.Certificates)+len(args))
-	for _, cc := range c.Certificates {
-		cc.Path = c.abs(cc.Path)
-		cc.PasswordFile = c.abs(cc.PasswordFile)
-		entries = append(entries, cc)
-	}
-	pw := passwordFrom(fs)
+	warnDays := c.CertWarnDays
+	entries := append(make([]settings.Certificate, 0, len(c.Certificates)+len(args)), c.Certificates...)
 	for _, a := range args {
-		entries = append(entries, certConfig{Path: a, PasswordEnv: pw.Env, PasswordFile: pw.File})
+		entries = append(entries, settings.Certificate{Name: filepath.Base(a), Path: a, Password: o.password.value()})
 	}
 	if len(entries) == 0 {
 		return e.usageErrorf("no certificates configured and no FILE given")
@@ -109,9 +90,6 @@ func runCertsCheck(e *env, fs *flag.FlagSet, args []string) int {
 	var problems []string
 	for _, cc := range entries {
 		name := cc.Name
-		if name == "" {
-			name = filepath.Base(cc.Path)
-		}
 		certs, err := loadForCheck(cc)
 		if err != nil {
 			code = exitError
@@ -146,9 +124,9 @@ func expiryMessage(name string, c *x509.Certificate, x pki.Expiry) string {
 	return fmt.Sprintf("warning: %s: %q expires in %d days (%s); renew it", name, c.Subject.CommonName, x.DaysLeft, c.NotAfter.UTC().Format(time.RFC3339))
 }
 
-func loadForCheck(cc certConfig) ([]*x509.Certificate, error) {
+func loadForCheck(cc settings.Certificate) ([]*x509.Certificate, error) {
 	if pki.IsPKCS12(cc.Path) {
-		id, err := pki.LoadIdentity(cc.Path, "", pki.Password{Env: cc.PasswordEnv, File: cc.PasswordFile})
+		id, err := pki.LoadIdentity(cc.Path, "", cc.Password)
 		if err != nil {
 			return nil, err
 		}

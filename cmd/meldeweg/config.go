@@ -1,94 +1,85 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
+	"flag"
 	"os"
-	"path/filepath"
+	"strconv"
 
-	"meldeweg.dev/meldeweg/schemas"
-	"meldeweg.dev/meldeweg/transport/baapi"
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 )
 
-// config is the operator's configuration file (JSON). Every field is
-// optional; the zero value runs on embedded defaults. Relative paths are
-// taken relative to the file's directory.
-type config struct {
-	// SchemaDirs are schema directories, as with --schema-dir.
-	SchemaDirs []string `json:"schema_dirs,omitempty"`
-	// Bundles are schema bundles described inline; see schemas.Manifest.
-	Bundles []schemas.Manifest `json:"bundles,omitempty"`
-	// Endpoints are the BA endpoints by channel ("xsozial", "emaw"), with
-	// this instance's identities for each; see endpointConfig. Flags
-	// (--url, --pki, --profile) override them.
-	Endpoints map[string]endpointConfig `json:"endpoints,omitempty"`
-	// CMSProfile is the algorithm profile of seal and open when --profile
-	// is not given: "compat" or "bsi". Defaults to compat.
-	CMSProfile string `json:"cms_profile,omitempty"`
-	// Certificates are the certificates "meldeweg certs check" watches.
-	Certificates []certConfig `json:"certificates,omitempty"`
-	// CertWarnDays is how many days before expiry "certs check" warns.
-	// Defaults to 60.
-	CertWarnDays int `json:"cert_warn_days,omitempty"`
-	// Register is where the register and outbox live: a SQLite file
-	// (relative to this file's directory) or a postgres:// URL. The
-	// --register flag and $MELDEWEG_REGISTER override it. Defaults to
-	// meldeweg-register.db in the working directory.
-	Register string `json:"register,omitempty"`
-	// Traeger is this instance's Trägernummer (five digits): xsozial build
-	// writes it, xsozial check requires it (RTX). --traeger overrides it.
-	Traeger string `json:"traeger,omitempty"`
-	// XSozialSource is the directory the case-management system exports
-	// the source records to; "xsozial run" builds from it. --in overrides.
-	XSozialSource string `json:"xsozial_source,omitempty"`
-	// WorkDir receives datasets and check reports of "xsozial run".
-	// Defaults to meldeweg-out in the working directory.
-	WorkDir string `json:"work_dir,omitempty"`
-
-	dir string // directory of the file, for relative paths
-}
-
-// loadConfig reads the configuration at path; "" gives the defaults.
-func loadConfig(path string) (*config, error) {
-	c := &config{}
-	if path == "" {
-		wd, _ := os.Getwd()
-		c.dir = wd
-		return c, nil
+// settings resolves the configuration once per run, when a command first
+// asks: the file (--config, else $MELDEWEG_CONFIG), the environment and
+// the command's flags (command.settingsFlags), in the one precedence
+// flags > environment > file > defaults (package settings).
+func (e *env) settings() (*settings.Settings, error) {
+	if e.set != nil {
+		return e.set, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
+	p := e.configPath
+	if p == "" {
+		p = os.Getenv("MELDEWEG_CONFIG")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("configuration %s: %w", path, err)
+	var flags []settings.Flag
+	if e.flags != nil {
+		flags = e.flags()
 	}
-	abs, err := filepath.Abs(path)
+	s, err := settings.Resolve(settings.Input{File: p, LookupEnv: os.LookupEnv, Flags: flags, SchemaDirs: e.schemaDirs})
 	if err != nil {
 		return nil, err
 	}
-	c.dir = filepath.Dir(abs)
-	for i, d := range c.SchemaDirs {
-		c.SchemaDirs[i] = c.abs(d)
-	}
-	c.XSozialSource, c.WorkDir = c.abs(c.XSozialSource), c.abs(c.WorkDir)
-	for name, ep := range c.Endpoints {
-		if _, err := baapi.ParseChannel(name); err != nil {
-			return nil, fmt.Errorf("configuration %s: endpoints: %w", path, err)
-		}
-		ep.absPaths(c)
-		c.Endpoints[name] = ep
-	}
-	return c, nil
+	e.set = s
+	return s, nil
 }
 
-// abs resolves p against the configuration's directory.
-func (c *config) abs(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
+// The usage texts of flags that set configuration fields say which field
+// they override.
+const (
+	registerUsage = "register `LOCATION`: a SQLite file or a postgres:// URL (overrides \"register\"; default meldeweg-register.db)"
+	payloadsUsage = "`DIR` of the payload and pseudonym keys; payloads are kept, encrypted with that key, in the register (overrides \"payloads\"; default: REGISTER.payloads next to a SQLite register, else meldeweg-payloads)"
+)
+
+// registerOptions is the --register flag of the commands that read the
+// register.
+type registerOptions struct{ register string }
+
+func (o *registerOptions) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.register, "register", "", registerUsage)
+}
+
+func (o *registerOptions) settingsFlags() []settings.Flag {
+	return []settings.Flag{{Name: "--register", Field: "register", Value: o.register}}
+}
+
+// endpointOptions are the flags of every command that talks to the BA:
+// they override the configuration of every channel's endpoint, the
+// register and the payload keys.
+type endpointOptions struct {
+	url, pki, profile string
+	registerOptions
+	payloads string
+}
+
+func (o *endpointOptions) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.url, "url", "", "BA endpoint `URL` (overrides endpoints.CHANNEL.url)")
+	fs.StringVar(&o.pki, "pki", "", "test PKI `DIR` (meldeweg pki init): takes every certificate and key of the channel from it (overrides endpoints.CHANNEL.*_cert and *_key)")
+	fs.StringVar(&o.profile, "profile", "", "CMS `PROFILE` for uploads: compat or bsi (overrides endpoints.CHANNEL.cms_profile; default compat)")
+	o.registerOptions.bind(fs)
+	fs.StringVar(&o.payloads, "payloads", "", payloadsUsage)
+}
+
+func (o *endpointOptions) settingsFlags() []settings.Flag {
+	f := append(settings.TestPKIFlags("--pki", o.pki), settings.EndpointFlags("--url", "url", o.url)...)
+	f = append(f, settings.EndpointFlags("--profile", "cms_profile", o.profile)...)
+	f = append(f, o.registerOptions.settingsFlags()...)
+	return append(f, settings.Flag{Name: "--payloads", Field: "payloads", Value: o.payloads})
+}
+
+// intFlag is an integer flag's value as a settings.Flag value: "" for
+// zero (not given).
+func intFlag(n int) string {
+	if n == 0 {
+		return ""
 	}
-	return filepath.Join(c.dir, p)
+	return strconv.Itoa(n)
 }

@@ -9,7 +9,14 @@ import (
 	"meldeweg.dev/meldeweg/emaw/ack"
 )
 
+// emawAckOptions are the flags of "emaw ack".
+type emawAckOptions struct {
+	state  string
+	format string
+}
+
 func emawAckCommand() *command {
+	o := &emawAckOptions{}
 	return &command{
 		name:    "ack",
 		summary: "read OK/NOK acknowledgements and say what each means for the sent events",
@@ -32,10 +39,10 @@ EXAMPLES
   meldeweg emaw ack testdata/emaw/acks/quittung.xml
   meldeweg emaw ack --state state.json --format json in/Q-*.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("state", "", "a `STATE.json` whose Gesendet lists the sent events")
-			fs.String("format", "text", "output `FORMAT`: text or json")
+			fs.StringVar(&o.state, "state", "", "a `STATE.json` whose Gesendet lists the sent events")
+			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
 		},
-		run: runEmawAck,
+		run: func(e *env, args []string) int { return runEmawAck(e, o, args) },
 	}
 }
 
@@ -51,8 +58,8 @@ type jsonAckAnswer struct {
 	Fehler      []ack.Fehler `json:"fehler,omitempty"`
 }
 
-func runEmawAck(e *env, fs *flag.FlagSet, args []string) int {
-	state, format := fs.Lookup("state").Value.String(), fs.Lookup("format").Value.String()
+func runEmawAck(e *env, o *emawAckOptions, args []string) int {
+	state, format := o.state, o.format
 	switch {
 	case len(args) == 0:
 		return e.usageErrorf("no FILE")

@@ -3,23 +3,35 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/emaw/due"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/flow/exchange"
 	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/transport/cms"
-	"meldeweg.dev/meldeweg/transport/pki"
 )
 
+// emawDueOptions are the flags of "emaw due".
+type emawDueOptions struct {
+	in, payloads, pki, date, format string
+	register                        optionalValue
+}
+
+// settingsFlags are the flags that override configuration fields.
+func (o *emawDueOptions) settingsFlags() []settings.Flag {
+	return append(settings.TestPKIFlags("--pki", o.pki),
+		settings.Flag{Name: "--register", Field: "register", Value: o.register.value},
+		settings.Flag{Name: "--payloads", Field: "payloads", Value: o.payloads})
+}
+
 func emawDueCommand() *command {
+	o := &emawDueOptions{}
 	return &command{
 		name:    "due",
 		summary: "list the eM@w reports due on a day, from measures, participants and sent events",
@@ -65,14 +77,15 @@ EXAMPLES
   meldeweg emaw due --in state.json --format json
   meldeweg emaw due --register demo/register.db --pki demo/pki --date 2026-04-10`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("in", "", "the `STATE.json` file")
-			fs.Var(&optionalValue{}, "register", "read the state from the register at `LOCATION` (alone: $MELDEWEG_REGISTER, else configuration \"register\", else meldeweg-register.db)")
-			fs.String("payloads", "", payloadsUsage)
-			fs.String("pki", "", "test PKI `DIR`: opens inbound messages with its emaw-encrypt identity (default: configuration endpoints.emaw)")
-			fs.String("date", "", "the day to list for, `YYYY-MM-DD` (default: today)")
-			fs.String("format", "text", "output `FORMAT`: text or json")
+			fs.StringVar(&o.in, "in", "", "the `STATE.json` file")
+			fs.Var(&o.register, "register", "read the state from the register at `LOCATION` (alone: $MELDEWEG_REGISTER, else configuration \"register\", else meldeweg-register.db)")
+			fs.StringVar(&o.payloads, "payloads", "", payloadsUsage)
+			fs.StringVar(&o.pki, "pki", "", "test PKI `DIR`: opens inbound messages with its emaw-encrypt identity (overrides endpoints.emaw)")
+			fs.StringVar(&o.date, "date", "", "the day to list for, `YYYY-MM-DD` (default: today)")
+			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
 		},
-		run: runEmawDue,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runEmawDue(e, o, args) },
 	}
 }
 
@@ -86,9 +99,9 @@ type jsonDueItem struct {
 	Reason     string     `json:"reason"`
 }
 
-func runEmawDue(e *env, fs *flag.FlagSet, args []string) int {
-	in, date, format := fs.Lookup("in").Value.String(), fs.Lookup("date").Value.String(), fs.Lookup("format").Value.String()
-	regFlag := fs.Lookup("register").Value.(*optionalValue)
+func runEmawDue(e *env, o *emawDueOptions, args []string) int {
+	in, date, format := o.in, o.date, o.format
+	regFlag := &o.register
 	if regFlag.set && !regFlag.hasValue && len(args) == 1 {
 		// "--register LOCATION": the flag takes no value of its own when
 		// written apart, so the location arrives as the argument.
@@ -120,7 +133,7 @@ func runEmawDue(e *env, fs *flag.FlagSet, args []string) int {
 			return e.failf(exitError, "%s", describeEmawError(err))
 		}
 	} else {
-		rep, where, err := stateFromRegister(e, fs, regFlag.value)
+		rep, where, err := stateFromRegister(e, o)
 		if err != nil {
 			return e.failf(exitError, "%v", err)
 		}
@@ -198,34 +211,29 @@ func (v *optionalValue) Set(s string) error {
 // IsBoolFlag lets the flag stand without a value.
 func (v *optionalValue) IsBoolFlag() bool { return true }
 
-// stateFromRegister opens the existing register at loc (resolved like
-// --register everywhere) with its payload store and reads the due state.
-func stateFromRegister(e *env, fs *flag.FlagSet, loc string) (*exchange.StateReport, string, error) {
-	loc, err := registerLocation(e, loc)
+// stateFromRegister opens the existing register (resolved like --register
+// everywhere) with its payload store and reads the due state.
+func stateFromRegister(e *env, o *emawDueOptions) (*exchange.StateReport, string, error) {
+	s, err := e.settings()
 	if err != nil {
 		return nil, "", err
 	}
 	ctx := context.Background()
-	store, err := openRegister(ctx, loc, true)
+	ob, err := openOutbox(ctx, s, true)
 	if err != nil {
 		return nil, "", err
 	}
-	defer store.Close()
-	ps, err := openPayloads(fs, loc, store)
+	defer ob.Store.Close()
+	ep, err := buildEndpoint(s, baapi.ChannelEmaw, useReading, 0)
 	if err != nil {
 		return nil, "", err
 	}
-	ep, err := e.emawReader(fs.Lookup("pki").Value.String())
-	if err != nil {
-		return nil, "", err
-	}
-	ob := &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor()}
 	reg, err := e.registry()
 	if err != nil {
 		return nil, "", err
 	}
 	rep, err := emawState(ctx, ob, ep, msg.NewCodec(reg))
-	return rep, displayLocation(loc), err
+	return rep, s.Register.String(), err
 }
 
 // emawState reads the due state from the outbox's register, with the
@@ -236,37 +244,6 @@ func emawState(ctx context.Context, ob *outbox.Outbox, ep *outbox.Endpoint, code
 		return nil, err
 	}
 	return exchange.State(ctx, ob, ep, codec, pz)
-}
-
-// emawReader is the eM@w endpoint as far as reading kept files needs it:
-// the encryption identity, the BA's CA and the profile (no URL, no TLS).
-func (e *env) emawReader(pkiDir string) (*outbox.Endpoint, error) {
-	cfg, err := e.config()
-	if err != nil {
-		return nil, err
-	}
-	ec := cfg.Endpoints[string(baapi.ChannelEmaw)]
-	if pkiDir != "" {
-		ec.fromTestPKI(pkiDir, baapi.ChannelEmaw)
-	}
-	if ec.EncryptCert == "" || ec.CACert == "" {
-		return nil, errors.New("endpoint emaw: the encryption identity and the BA CA are needed to open inbound messages: give --pki or set endpoints.emaw.encrypt_cert, encrypt_key and ca_cert")
-	}
-	profile := cms.ProfileCompat
-	if ec.Profile != "" {
-		if profile, err = cms.ParseProfile(ec.Profile); err != nil {
-			return nil, fmt.Errorf("endpoint emaw: %w", err)
-		}
-	}
-	enc, err := pki.LoadIdentity(ec.EncryptCert, ec.EncryptKey, pki.Password{File: ec.PasswordFile, Env: ec.PasswordEnv})
-	if err != nil {
-		return nil, fmt.Errorf("endpoint emaw: encryption identity: %w", err)
-	}
-	trust, err := pki.CertPool(ec.CACert)
-	if err != nil {
-		return nil, fmt.Errorf("endpoint emaw: BA CA: %w", err)
-	}
-	return &outbox.Endpoint{Channel: baapi.ChannelEmaw, URL: ec.URL, Reply: enc, Trust: trust, Profile: profile}, nil
 }
 
 // printEmawDue prints, after a poll, what is due today according to the

@@ -13,7 +13,16 @@ import (
 	"meldeweg.dev/meldeweg/emaw/rules"
 )
 
+// emawNewOptions are the flags of "emaw new".
+type emawNewOptions struct {
+	in     string
+	out    string
+	attach string
+	state  string
+}
+
 func emawNewCommand() *command {
+	o := &emawNewOptions{}
 	return &command{
 		name:    "new",
 		summary: "build one eM@w message from JSON, validate it and check the rules",
@@ -49,18 +58,18 @@ EXAMPLES
   meldeweg emaw new Beurteilung --in luv.json --attach luv.pdf --out out/EV-17.xml
   meldeweg emaw new Korrektur --in korr.json --state state.json --out out/EV-18.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("in", "", "the event as JSON `FILE` (\"-\" for standard input)")
-			fs.String("out", "", "write the XML to `FILE`")
-			fs.String("attach", "", "the `PDF` for Beurteilung and AGH-Monatsabrechnung")
-			fs.String("state", "", "a `STATE.json` with the sent events, for the correction rules")
+			fs.StringVar(&o.in, "in", "", "the event as JSON `FILE` (\"-\" for standard input)")
+			fs.StringVar(&o.out, "out", "", "write the XML to `FILE`")
+			fs.StringVar(&o.attach, "attach", "", "the `PDF` for Beurteilung and AGH-Monatsabrechnung")
+			fs.StringVar(&o.state, "state", "", "a `STATE.json` with the sent events, for the correction rules")
 		},
-		run: runEmawNew,
+		run: func(e *env, args []string) int { return runEmawNew(e, o, args) },
 	}
 }
 
-func runEmawNew(e *env, fs *flag.FlagSet, args []string) int {
-	in, out := fs.Lookup("in").Value.String(), fs.Lookup("out").Value.String()
-	attach, state := fs.Lookup("attach").Value.String(), fs.Lookup("state").Value.String()
+func runEmawNew(e *env, o *emawNewOptions, args []string) int {
+	in, out := o.in, o.out
+	attach, state := o.attach, o.state
 	switch {
 	case len(args) != 1:
 		return e.usageErrorf("expected one TYPE")

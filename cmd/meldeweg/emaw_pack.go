@@ -19,7 +19,13 @@ import (
 	"meldeweg.dev/meldeweg/emaw/rules"
 )
 
+// emawPackOptions are the flags of "emaw pack".
+type emawPackOptions struct {
+	out string
+}
+
 func emawPackCommand() *command {
+	o := &emawPackOptions{}
 	return &command{
 		name:    "pack",
 		summary: "pack eM@w events into the nested upload ZIP (deterministic, with manifest)",
@@ -43,14 +49,14 @@ EXAMPLES
   meldeweg emaw pack --out upload.zip out/EV-17.xml out/EV-18.xml
   meldeweg emaw pack --out upload.zip out/*.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("out", "", "write the upload archive to `FILE`")
+			fs.StringVar(&o.out, "out", "", "write the upload archive to `FILE`")
 		},
-		run: runEmawPack,
+		run: func(e *env, args []string) int { return runEmawPack(e, o, args) },
 	}
 }
 
-func runEmawPack(e *env, fs *flag.FlagSet, args []string) int {
-	out := fs.Lookup("out").Value.String()
+func runEmawPack(e *env, o *emawPackOptions, args []string) int {
+	out := o.out
 	switch {
 	case out == "":
 		return e.usageErrorf("--out is required")

@@ -12,7 +12,14 @@ import (
 	"meldeweg.dev/meldeweg/emaw/msg"
 )
 
+// emawShowOptions are the flags of "emaw show".
+type emawShowOptions struct {
+	format   string
+	personal bool
+}
+
 func emawShowCommand() *command {
+	o := &emawShowOptions{}
 	return &command{
 		name:    "show",
 		summary: "print an eM@w message or acknowledgement readably (or as JSON)",
@@ -36,16 +43,16 @@ EXAMPLES
   meldeweg emaw show --format json out/EV-17.xml
   meldeweg emaw show testdata/emaw/acks/quittung.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("format", "text", "output `FORMAT`: text or json")
-			fs.Bool("personal", false, "show names, birth dates, Kundennummer and cosachid")
+			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
+			fs.BoolVar(&o.personal, "personal", false, "show names, birth dates, Kundennummer and cosachid")
 		},
-		run: runEmawShow,
+		run: func(e *env, args []string) int { return runEmawShow(e, o, args) },
 	}
 }
 
-func runEmawShow(e *env, fs *flag.FlagSet, args []string) int {
-	format := fs.Lookup("format").Value.String()
-	personal := fs.Lookup("personal").Value.String() == "true"
+func runEmawShow(e *env, o *emawShowOptions, args []string) int {
+	format := o.format
+	personal := o.personal
 	switch {
 	case len(args) != 1:
 		return e.usageErrorf("expected one FILE")
@@ -71,11 +78,11 @@ func runEmawShow(e *env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return e.failf(exitFindings, "%v", err)
 	}
-	o := msg.PrintOptions{Version: b.Version, Personal: personal}
+	po := msg.PrintOptions{Version: b.Version, Personal: personal}
 	if format == "json" {
-		err = msg.PrintJSON(e.stdout, m, o)
+		err = msg.PrintJSON(e.stdout, m, po)
 	} else {
-		err = msg.Print(e.stdout, m, o)
+		err = msg.Print(e.stdout, m, po)
 	}
 	if err != nil {
 		return e.failf(exitError, "%v", err)

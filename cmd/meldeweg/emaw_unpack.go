@@ -10,7 +10,16 @@ import (
 	"meldeweg.dev/meldeweg/emaw/pack"
 )
 
+// emawUnpackOptions are the flags of "emaw unpack".
+type emawUnpackOptions struct {
+	out             string
+	requireManifest bool
+	maxTotalMib     int64
+	maxRatio        int64
+}
+
 func emawUnpackCommand() *command {
+	o := &emawUnpackOptions{}
 	return &command{
 		name:    "unpack",
 		summary: "check and unpack an eM@w upload ZIP safely",
@@ -35,17 +44,17 @@ EXAMPLES
   meldeweg emaw unpack upload.zip --out in/upload-1
   meldeweg emaw unpack --require-manifest --max-total-mib 64 download.zip --out in/d1`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("out", "", "extract into `DIR` (must not exist)")
-			fs.Bool("require-manifest", false, "refuse an archive without manifest.json")
-			fs.Int64("max-total-mib", 256, "largest total unpacked size in `MiB`")
-			fs.Int64("max-ratio", 200, "highest compression ratio of one entry, `N`:1")
+			fs.StringVar(&o.out, "out", "", "extract into `DIR` (must not exist)")
+			fs.BoolVar(&o.requireManifest, "require-manifest", false, "refuse an archive without manifest.json")
+			fs.Int64Var(&o.maxTotalMib, "max-total-mib", 256, "largest total unpacked size in `MiB`")
+			fs.Int64Var(&o.maxRatio, "max-ratio", 200, "highest compression ratio of one entry, `N`:1")
 		},
-		run: runEmawUnpack,
+		run: func(e *env, args []string) int { return runEmawUnpack(e, o, args) },
 	}
 }
 
-func runEmawUnpack(e *env, fs *flag.FlagSet, args []string) int {
-	out := fs.Lookup("out").Value.String()
+func runEmawUnpack(e *env, o *emawUnpackOptions, args []string) int {
+	out := o.out
 	switch {
 	case len(args) != 1:
 		return e.usageErrorf("expected one UPLOAD.zip")
@@ -55,9 +64,7 @@ func runEmawUnpack(e *env, fs *flag.FlagSet, args []string) int {
 	if _, err := os.Lstat(out); err == nil {
 		return e.failf(exitError, "%s already exists; give a new directory", out)
 	}
-	lim := pack.Limits{RequireManifest: fs.Lookup("require-manifest").Value.String() == "true"}
-	fmt.Sscan(fs.Lookup("max-total-mib").Value.String(), &lim.MaxTotalBytes)
-	fmt.Sscan(fs.Lookup("max-ratio").Value.String(), &lim.MaxRatio)
+	lim := pack.Limits{RequireManifest: o.requireManifest, MaxTotalBytes: o.maxTotalMib, MaxRatio: o.maxRatio}
 	if lim.MaxTotalBytes <= 0 || lim.MaxRatio <= 0 {
 		return e.usageErrorf("--max-total-mib and --max-ratio must be positive")
 	}

@@ -4,16 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"flag"
+	"errors"
 	"fmt"
 	"log/slog"
+	"io/fs"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/flow/outbox"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/client"
@@ -21,147 +21,152 @@ import (
 	"meldeweg.dev/meldeweg/transport/pki"
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/payload"
+	"meldeweg.dev/meldeweg/transport/register/pgstore"
+	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 )
 
-// endpointConfig is one BA endpoint in the configuration ("endpoints":
-// {"xsozial": {…}, "emaw": {…}}), with this instance's identities for it.
-// Relative paths are relative to the configuration file. Certificates and
-// keys are PEM files, or a PKCS#12 file as the certificate with the key
-// left empty (its password from password_file or password_env).
-type endpointConfig struct {
-	// URL is the endpoint, "https://host:port".
-	URL string `json:"url,omitempty"`
-	// CACert is the BA's CA certificate: pinned as the only TLS root, and
-	// the trust anchor for the BA's signatures on replies.
-	CACert string `json:"ca_cert,omitempty"`
-	// ClientCert/ClientKey: the TLS client identity.
-	ClientCert string `json:"client_cert,omitempty"`
-	ClientKey  string `json:"client_key,omitempty"`
-	// SignCert/SignKey: the CMS signing identity for uploads.
-	SignCert string `json:"sign_cert,omitempty"`
-	SignKey  string `json:"sign_key,omitempty"`
-	// EncryptCert/EncryptKey: the identity the BA encrypts replies to.
-	EncryptCert string `json:"encrypt_cert,omitempty"`
-	EncryptKey  string `json:"encrypt_key,omitempty"`
-	// BAEncryptCert is the BA's encryption certificate; uploads are
-	// sealed to it.
-	BAEncryptCert string `json:"ba_encrypt_cert,omitempty"`
-	// PasswordFile or PasswordEnv holds the PKCS#12 password.
-	PasswordFile string `json:"password_file,omitempty"`
-	PasswordEnv  string `json:"password_env,omitempty"`
-	// Profile is the CMS algorithm profile: "compat" (default) or "bsi".
-	Profile string `json:"cms_profile,omitempty"`
-}
+// This file is the one builder every command uses to turn resolved
+// settings into what it works with: a channel's endpoint (identities,
+// trust, profile and the mTLS client), the register, its payload store,
+// and the outbox over both. Nothing else loads an identity from the
+// configuration or opens the register.
 
-func (c *endpointConfig) absPaths(cfg *config) {
-	for _, p := range []*string{&c.CACert, &c.ClientCert, &c.ClientKey, &c.SignCert, &c.SignKey,
-		&c.EncryptCert, &c.EncryptKey, &c.BAEncryptCert, &c.PasswordFile} {
-		*p = cfg.abs(*p)
+// use says how much of an endpoint a command needs.
+type use int
+
+const (
+	// useTransport: everything, to upload and fetch over mutual TLS.
+	useTransport use = iota
+	// useReading: only what opens kept files the BA sealed to this
+	// instance (encryption identity, BA CA, profile); no URL, no client.
+	useReading
+)
+
+// buildEndpoint builds the channel's endpoint from s. attempts is the
+// client's HTTP attempts per request (0: the client's default). A missing
+// field is an error naming it and the flag that sets it.
+func buildEndpoint(s *settings.Settings, ch baapi.Channel, u use, attempts int) (*outbox.Endpoint, error) {
+	ec := s.Endpoints[ch]
+	field := func(k string) string { return "endpoints." + string(ch) + "." + k }
+	need := []struct{ key, value, hint string }{
+		{"ca_cert", ec.CACert, "--pki"},
+		{"encrypt_cert", ec.EncryptCert, "--pki"},
 	}
-}
-
-// testPKIStems names the test PKI's files per channel (transport/pki).
-var testPKIStems = map[baapi.Channel]struct{ client, sign, encrypt string }{
-	baapi.ChannelXSozial: {"traeger-client", "traeger-sign", "traeger-encrypt"},
-	baapi.ChannelEmaw:    {"emaw-client", "emaw-sign", "emaw-encrypt"},
-}
-
-// fromTestPKI fills every unset path from a test PKI directory.
-func (c *endpointConfig) fromTestPKI(dir string, ch baapi.Channel) {
-	s := testPKIStems[ch]
-	set := func(p *string, name string) {
-		if *p == "" {
-			*p = filepath.Join(dir, name)
+	if u == useTransport {
+		if ec.URL == nil {
+			return nil, s.NotSet(field("url"), "--url")
+		}
+		need = append(need, []struct{ key, value, hint string }{
+			{"client_cert", ec.ClientCert, "--pki"}, {"sign_cert", ec.SignCert, "--pki"}, {"ba_encrypt_cert", ec.BAEncryptCert, "--pki"},
+		}...)
+	}
+	for _, n := range need {
+		if n.value == "" {
+			return nil, s.NotSet(field(n.key), n.hint)
 		}
 	}
-	set(&c.CACert, "ca.pem")
-	set(&c.ClientCert, s.client+".pem")
-	set(&c.ClientKey, s.client+".key")
-	set(&c.SignCert, s.sign+".pem")
-	set(&c.SignKey, s.sign+".key")
-	set(&c.EncryptCert, s.encrypt+".pem")
-	set(&c.EncryptKey, s.encrypt+".key")
-	set(&c.BAEncryptCert, "ba-encrypt.pem")
-}
-
-// addEndpointFlags declares the flags of every command that talks to the
-// BA; each overrides the configuration's endpoint of the channel.
-func addEndpointFlags(fs *flag.FlagSet) {
-	fs.String("url", "", "BA endpoint `URL` (default: configuration endpoints.CHANNEL.url)")
-	fs.String("pki", "", "test PKI `DIR` (meldeweg pki init): takes every certificate and key of the channel from it")
-	fs.String("profile", "", "CMS `PROFILE` for uploads: compat or bsi (default: the endpoint's cms_profile, else compat)")
-	addRegisterFlag(fs)
-	fs.String("payloads", "", payloadsUsage)
-}
-
-// endpoint builds the channel's endpoint from the configuration and flags.
-func (e *env) endpoint(fs *flag.FlagSet, ch baapi.Channel, attempts int) (*outbox.Endpoint, error) {
-	cfg, err := e.config()
-	if err != nil {
-		return nil, err
+	profile := ec.Profile
+	if profile == "" {
+		profile = cms.ProfileCompat // no endpoint configured at all
 	}
-	ec := cfg.Endpoints[string(ch)]
-	str := func(n string) string { return fs.Lookup(n).Value.String() }
-	if u := str("url"); u != "" {
-		ec.URL = u
-	}
-	if p := str("profile"); p != "" {
-		ec.Profile = p
-	}
-	if dir := str("pki"); dir != "" {
-		ec.fromTestPKI(dir, ch)
-	}
-	where := fmt.Sprintf("endpoint %s", ch)
-	switch {
-	case ec.URL == "":
-		return nil, fmt.Errorf("%s: no URL: give --url or set endpoints.%s.url in the configuration", where, ch)
-	case ec.CACert == "":
-		return nil, fmt.Errorf("%s: no BA CA certificate to pin: give --pki or set endpoints.%s.ca_cert", where, ch)
-	case ec.ClientCert == "" || ec.SignCert == "" || ec.EncryptCert == "" || ec.BAEncryptCert == "":
-		return nil, fmt.Errorf("%s: client_cert, sign_cert, encrypt_cert and ba_encrypt_cert are all needed: give --pki or set them in the configuration", where)
-	}
-	profile := cms.ProfileCompat
-	if ec.Profile != "" {
-		if profile, err = cms.ParseProfile(ec.Profile); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	pw := pki.Password{File: ec.PasswordFile, Env: ec.PasswordEnv}
-	tlsID, err := pki.LoadIdentity(ec.ClientCert, ec.ClientKey, pw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: TLS client identity: %w", where, err)
-	}
-	sign, err := pki.LoadIdentity(ec.SignCert, ec.SignKey, pw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: signing identity: %w", where, err)
-	}
-	enc, err := pki.LoadIdentity(ec.EncryptCert, ec.EncryptKey, pw)
+	where := "endpoint " + string(ch)
+	enc, err := pki.LoadIdentity(ec.EncryptCert, ec.EncryptKey, ec.Password)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encryption identity: %w", where, err)
-	}
-	baCerts, err := pki.LoadCertificates(ec.BAEncryptCert)
-	if err != nil || len(baCerts) == 0 {
-		return nil, fmt.Errorf("%s: the BA's encryption certificate: %v", where, err)
 	}
 	trust, err := pki.CertPool(ec.CACert)
 	if err != nil {
 		return nil, fmt.Errorf("%s: BA CA: %w", where, err)
 	}
-	tlsCert, err := tlsCertificate(tlsID)
+	ep := &outbox.Endpoint{Channel: ch, Reply: enc, Trust: trust, Profile: profile}
+	if ec.URL != nil {
+		ep.URL = ec.URL.String()
+	}
+	if u == useReading {
+		return ep, nil
+	}
+	tlsID, err := pki.LoadIdentity(ec.ClientCert, ec.ClientKey, ec.Password)
+	if err != nil {
+		return nil, fmt.Errorf("%s: TLS client identity: %w", where, err)
+	}
+	sign, err := pki.LoadIdentity(ec.SignCert, ec.SignKey, ec.Password)
+	if err != nil {
+		return nil, fmt.Errorf("%s: signing identity: %w", where, err)
+	}
+	baCerts, err := pki.LoadCertificates(ec.BAEncryptCert)
+	if err != nil || len(baCerts) == 0 {
+		return nil, fmt.Errorf("%s: the BA's encryption certificate: %v", where, err)
+	}
+	tlsCfg, err := client.ClientTLSConfig(tlsCertificate(tlsID), trust, "")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	c, err := client.New(client.Config{BaseURL: ep.URL, TLS: tlsCfg, Attempts: attempts})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	ep.Client = c
+	ep.Signer = cms.Signer{Key: sign.Key, Cert: sign.Cert, Chain: withoutSelf(sign.Chain, sign.Cert)}
+	ep.BA = baCerts[0]
+	return ep, nil
+}
+
+// openRegister opens the register of s. With mustExist, a SQLite file
+// that does not exist is an error instead of a new, empty register (the
+// read-only commands must not create one by a typo).
+func openRegister(ctx context.Context, s *settings.Settings, mustExist bool) (register.Store, error) {
+	r := s.Register
+	if r.IsPostgres() {
+		return pgstore.Open(ctx, r.Location, pgstore.Options{})
+	}
+	if mustExist {
+		if _, err := os.Stat(r.Location); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("register %s does not exist (give --register, $MELDEWEG_REGISTER or \"register\" in the configuration)", r)
+		}
+	}
+	return sqlitestore.Open(ctx, r.Location, sqlitestore.Options{})
+}
+
+// openOutbox opens the register of s with its payload store, as this
+// operator and process.
+func openOutbox(ctx context.Context, s *settings.Settings, mustExist bool) (*outbox.Outbox, error) {
+	store, err := openRegister(ctx, s, mustExist)
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := client.ClientTLSConfig(tlsCert, trust, "")
+	ps, err := payload.Open(s.Payloads, store)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		store.Close()
+		return nil, err
 	}
-	c, err := client.New(client.Config{BaseURL: ec.URL, TLS: tlsCfg, Attempts: attempts})
+	host, _ := os.Hostname()
+	return &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor(), Worker: workerName(host)}, nil
+}
+
+// endpoint builds the channel's endpoint from the run's settings.
+func (e *env) endpoint(ch baapi.Channel, attempts int) (*outbox.Endpoint, error) {
+	s, err := e.settings()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, err
 	}
-	return &outbox.Endpoint{Channel: ch, URL: ec.URL, Client: c,
-		Signer: cms.Signer{Key: sign.Key, Cert: sign.Cert, Chain: withoutSelf(sign.Chain, sign.Cert)},
-		BA:     baCerts[0], Reply: enc, Trust: trust, Profile: profile}, nil
+	return buildEndpoint(s, ch, useTransport, attempts)
+}
+
+// outbox opens the run's register and payload store.
+func (e *env) outbox() (*outbox.Outbox, error) {
+	s, err := e.settings()
+	if err != nil {
+		return nil, err
+	}
+	ob, err := openOutbox(context.Background(), s, false)
+	if err != nil {
+		return nil, err
+	}
+	// The logger tells the operator what a delivery waits for (another
+	// worker's lease, a retry time) and which dead worker's message it
+	// took back.
+	ob.Logger = slog.New(slog.NewTextHandler(e.stderr, nil))
+	return ob, nil
 }
 
 func withoutSelf(chain []*x509.Certificate, leaf *x509.Certificate) []*x509.Certificate {
@@ -174,27 +179,13 @@ func withoutSelf(chain []*x509.Certificate, leaf *x509.Certificate) []*x509.Cert
 	return out
 }
 
-// outbox opens the register and its sealed payload store.
-func (e *env) outbox(fs *flag.FlagSet) (*outbox.Outbox, error) {
-	loc, err := registerLocation(e, fs.Lookup("register").Value.String())
-	if err != nil {
-		return nil, err
+// tlsCertificate turns an identity into a TLS certificate with its chain.
+func tlsCertificate(id *pki.Identity) tls.Certificate {
+	c := tls.Certificate{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}
+	for _, x := range withoutSelf(id.Chain, id.Cert) {
+		c.Certificate = append(c.Certificate, x.Raw)
 	}
-	store, err := openRegister(context.Background(), loc, false)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := openPayloads(fs, loc, store)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	host, _ := os.Hostname()
-	// The logger tells the operator what a delivery waits for (another
-	// worker's lease, a retry time) and which dead worker's message it
-	// took back.
-	return &outbox.Outbox{Store: store, Payloads: ps, Actor: currentActor(), Worker: workerName(host),
-		Logger: slog.New(slog.NewTextHandler(e.stderr, nil))}, nil
+	return c
 }
 
 // currentActor is the operator running the command, by login, or the
@@ -233,35 +224,4 @@ func workerName(host string) string {
 // personal data: message ID, attempt, cause, next state).
 func (e *env) reportAttempt(r outbox.SendResult) {
 	fmt.Fprintf(e.stderr, "%s: message %s attempt %d: %v (now %s)\n", e.name, r.Message.ID, r.Message.Attempt, r.Err, r.Message.State)
-}
-
-// durationFlag is a duration flag's value.
-func durationFlag(fs *flag.FlagSet, name string) time.Duration {
-	return fs.Lookup(name).Value.(flag.Getter).Get().(time.Duration)
-}
-
-// tlsCertificate turns an identity into a TLS certificate with its chain.
-func tlsCertificate(id *pki.Identity) (tls.Certificate, error) {
-	c := tls.Certificate{Certificate: [][]byte{id.Cert.Raw}, PrivateKey: id.Key, Leaf: id.Cert}
-	for _, x := range withoutSelf(id.Chain, id.Cert) {
-		c.Certificate = append(c.Certificate, x.Raw)
-	}
-	return c, nil
-}
-
-// payloadsUsage describes the --payloads flag of every command that reads
-// or keeps payloads.
-const payloadsUsage = "`DIR` of the payload and pseudonym keys; payloads are kept, encrypted with that key, in the register (default: REGISTER.payloads next to a SQLite register, else meldeweg-payloads)"
-
-// openPayloads opens the payload store of the register at loc: its keys
-// in the --payloads directory, the payloads in store.
-func openPayloads(fs *flag.FlagSet, loc string, store register.Store) (*payload.Store, error) {
-	dir := fs.Lookup("payloads").Value.String()
-	if dir == "" {
-		dir = "meldeweg-payloads"
-		if !isPostgresURL(loc) {
-			dir = loc + ".payloads"
-		}
-	}
-	return payload.Open(dir, store)
 }

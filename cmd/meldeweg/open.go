@@ -12,7 +12,15 @@ import (
 	"meldeweg.dev/meldeweg/transport/pki"
 )
 
+// openOptions are the flags of "open".
+type openOptions struct {
+	key, cert, profile string
+	trust              stringList
+	password           passwordOptions
+}
+
 func openCommand() *command {
+	o := &openOptions{}
 	return &command{
 		name:    "open",
 		summary: "decrypt and verify a CMS message (from seal or openssl cms)",
@@ -47,20 +55,19 @@ EXAMPLES
   meldeweg open --profile bsi --key ba-encrypt.p12 --password-file pw.txt \
       --trust ca.pem in.p7m out.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("key", "", "recipient key `FILE` (PEM, or .p12 holding key and certificate)")
-			fs.String("cert", "", "recipient certificate `FILE` (PEM); not needed with a .p12")
-			fs.Var(new(stringList), "trust", "trust anchor `FILE` (PEM CA certificates); repeatable")
-			fs.String("profile", "", "algorithm `PROFILE`: compat or bsi (default: configuration, else compat)")
-			passwordFlags(fs)
+			fs.StringVar(&o.key, "key", "", "recipient key `FILE` (PEM, or .p12 holding key and certificate)")
+			fs.StringVar(&o.cert, "cert", "", "recipient certificate `FILE` (PEM); not needed with a .p12")
+			fs.Var(&o.trust, "trust", "trust anchor `FILE` (PEM CA certificates); repeatable")
+			fs.StringVar(&o.profile, "profile", "", "algorithm `PROFILE`: compat or bsi (overrides cms_profile; default compat)")
+			o.password.bind(fs)
 		},
-		run: runOpen,
+		settingsFlags: profileFlag(&o.profile),
+		run:           func(e *env, args []string) int { return runOpen(e, o, args) },
 	}
 }
 
-func runOpen(e *env, fs *flag.FlagSet, args []string) int {
-	key := fs.Lookup("key").Value.String()
-	cert := fs.Lookup("cert").Value.String()
-	trust := *fs.Lookup("trust").Value.(*stringList)
+func runOpen(e *env, o *openOptions, args []string) int {
+	key, cert, trust := o.key, o.cert, o.trust
 	switch {
 	case len(args) != 2:
 		return e.usageErrorf("expected IN and OUT, got %d arguments", len(args))
@@ -71,11 +78,11 @@ func runOpen(e *env, fs *flag.FlagSet, args []string) int {
 	case len(trust) == 0:
 		return e.usageErrorf("at least one --trust CA file is required")
 	}
-	profile, err := e.cmsProfile(fs.Lookup("profile").Value.String())
+	profile, err := e.cmsProfile()
 	if err != nil {
 		return e.usageErrorf("%v", err)
 	}
-	id, err := pki.LoadIdentity(cert, key, passwordFrom(fs))
+	id, err := pki.LoadIdentity(cert, key, o.password.value())
 	if err != nil {
 		return e.failf(exitError, "recipient identity: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 
 	"meldeweg.dev/meldeweg/transport/pki"
 )
@@ -19,7 +18,14 @@ func pkiCommand() *command {
 	}
 }
 
+// pkiInitOptions are the flags of "pki init".
+type pkiInitOptions struct {
+	force   bool
+	rsaBits int
+}
+
 func pkiInitCommand() *command {
+	o := &pkiInitOptions{}
 	return &command{
 		name:    "init",
 		summary: "create a test PKI (CA, Träger/provider/BA certificates)",
@@ -45,22 +51,22 @@ EXAMPLES
   meldeweg seal --sign-key pki/traeger-sign.p12 --password-file pki/p12-password.txt \
       --to pki/ba-encrypt.pem in.xml in.xml.p7m`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.Bool("force", false, "replace an existing test PKI in DIR")
-			fs.Int("rsa-bits", 2048, "RSA key size in `BITS` (2048, 3072 or 4096)")
+			fs.BoolVar(&o.force, "force", false, "replace an existing test PKI in DIR")
+			fs.IntVar(&o.rsaBits, "rsa-bits", 2048, "RSA key size in `BITS` (2048, 3072 or 4096)")
 		},
-		run: runPKIInit,
+		run: func(e *env, args []string) int { return runPKIInit(e, o, args) },
 	}
 }
 
-func runPKIInit(e *env, fs *flag.FlagSet, args []string) int {
+func runPKIInit(e *env, o *pkiInitOptions, args []string) int {
 	if len(args) != 1 {
 		return e.usageErrorf("expected one DIR, got %d arguments", len(args))
 	}
-	bits, _ := strconv.Atoi(fs.Lookup("rsa-bits").Value.String())
+	bits := o.rsaBits
 	if bits != 2048 && bits != 3072 && bits != 4096 {
 		return e.usageErrorf("--rsa-bits %d: expected 2048, 3072 or 4096", bits)
 	}
-	err := pki.Init(args[0], pki.InitOptions{RSABits: bits, Force: fs.Lookup("force").Value.String() == "true"})
+	err := pki.Init(args[0], pki.InitOptions{RSABits: bits, Force: o.force})
 	if errors.Is(err, pki.ErrExists) {
 		return e.failf(exitError, "%v; pass --force to replace it", err)
 	}

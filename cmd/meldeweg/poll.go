@@ -16,7 +16,15 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
+// pollOptions are the flags of "poll".
+type pollOptions struct {
+	channel  string
+	endpoint endpointOptions
+	timeout  time.Duration
+}
+
 func pollCommand() *command {
+	o := &pollOptions{}
 	return &command{
 		name:    "poll",
 		summary: "collect and record what the BA made available (feedback, acknowledgements, inbound eM@w messages)",
@@ -60,11 +68,12 @@ EXAMPLES
   meldeweg poll --pki demo/pki --url https://127.0.0.1:8443
   meldeweg --config meldeweg.json poll --channel emaw`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("channel", "all", "`CHANNEL` to poll: emaw, xsozial or all")
-			addEndpointFlags(fs)
-			fs.Duration("timeout", 5*time.Minute, "give up after `DURATION`")
+			fs.StringVar(&o.channel, "channel", "all", "`CHANNEL` to poll: emaw, xsozial or all")
+			o.endpoint.bind(fs)
+			fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after `DURATION`")
 		},
-		run: runPoll,
+		settingsFlags: o.endpoint.settingsFlags,
+		run:           func(e *env, args []string) int { return runPoll(e, o, args) },
 	}
 }
 
@@ -76,12 +85,15 @@ type pollStats struct {
 	baErrors, redelivered int
 }
 
-func runPoll(e *env, fs *flag.FlagSet, args []string) int {
+func runPoll(e *env, o *pollOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("poll takes no positional arguments")
 	}
 	var chans []baapi.Channel
-	switch which := fs.Lookup("channel").Value.String(); which {
+	if o.timeout <= 0 {
+		return e.usageErrorf("--timeout must be a positive duration")
+	}
+	switch which := o.channel; which {
 	case "all":
 		chans = baapi.Channels()
 	default:
@@ -91,16 +103,16 @@ func runPoll(e *env, fs *flag.FlagSet, args []string) int {
 		}
 		chans = []baapi.Channel{ch}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	ob, err := e.outbox(fs)
+	ob, err := e.outbox()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
 	defer ob.Store.Close()
 	var st pollStats
 	for _, ch := range chans {
-		ep, err := e.endpoint(fs, ch, 0)
+		ep, err := e.endpoint(ch, 0)
 		if err != nil {
 			return e.failf(exitError, "%v", err)
 		}

@@ -2,16 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io/fs"
-	"os"
-	"strings"
 
 	"meldeweg.dev/meldeweg/transport/register"
-	"meldeweg.dev/meldeweg/transport/register/pgstore"
-	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 )
 
 func registerCommand() *command {
@@ -47,76 +39,17 @@ EXAMPLES
 	}
 }
 
-// addRegisterFlag declares --register for the register commands.
-func addRegisterFlag(fs *flag.FlagSet) {
-	fs.String("register", "", "register `LOCATION`: a SQLite file or a postgres:// URL (default: $MELDEWEG_REGISTER, else configuration \"register\", else meldeweg-register.db)")
-}
-
-// registerLocation resolves where the register is: the flag, else
-// $MELDEWEG_REGISTER, else the configuration's "register" (relative to the
-// configuration file), else meldeweg-register.db in the working directory.
-func registerLocation(e *env, flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	if p := os.Getenv("MELDEWEG_REGISTER"); p != "" {
-		return p, nil
-	}
-	c, err := e.config()
-	if err != nil {
-		return "", err
-	}
-	if c.Register != "" {
-		if isPostgresURL(c.Register) {
-			return c.Register, nil
-		}
-		return c.abs(c.Register), nil
-	}
-	return "meldeweg-register.db", nil
-}
-
-func isPostgresURL(s string) bool {
-	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
-}
-
-// openRegister opens the register at loc. With mustExist, a SQLite file
-// that does not exist is an error instead of a new, empty register (the
-// read-only commands must not create one by a typo).
-func openRegister(ctx context.Context, loc string, mustExist bool) (register.Store, error) {
-	if isPostgresURL(loc) {
-		return pgstore.Open(ctx, loc, pgstore.Options{})
-	}
-	if mustExist {
-		if _, err := os.Stat(loc); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("register %s does not exist (give --register, $MELDEWEG_REGISTER or \"register\" in the configuration)", loc)
-		}
-	}
-	return sqlitestore.Open(ctx, loc, sqlitestore.Options{})
-}
-
-// registerFromFlags resolves --register and opens the existing register.
-func registerFromFlags(e *env, fs *flag.FlagSet) (register.Store, string, error) {
-	loc, err := registerLocation(e, fs.Lookup("register").Value.String())
+// openExistingRegister resolves the settings with --register and opens
+// the register, which must exist; it returns the location to print (a
+// postgres:// URL's password hidden).
+func openExistingRegister(e *env) (register.Store, string, error) {
+	set, err := e.settings()
 	if err != nil {
 		return nil, "", err
 	}
-	s, err := openRegister(context.Background(), loc, true)
+	s, err := openRegister(context.Background(), set, true)
 	if err != nil {
 		return nil, "", err
 	}
-	return s, displayLocation(loc), nil
-}
-
-// displayLocation hides a password in a postgres:// URL.
-func displayLocation(loc string) string {
-	if !isPostgresURL(loc) {
-		return loc
-	}
-	scheme, rest, _ := strings.Cut(loc, "://")
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		if user, _, hasPw := strings.Cut(rest[:at], ":"); hasPw {
-			rest = user + ":xxxxx" + rest[at:]
-		}
-	}
-	return scheme + "://" + rest
+	return s, set.Register.String(), nil
 }

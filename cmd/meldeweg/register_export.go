@@ -12,7 +12,13 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
+type registerExportOptions struct {
+	registerOptions
+	format, output string
+}
+
 func registerExportCommand() *command {
+	o := &registerExportOptions{}
 	return &command{
 		name:    "export",
 		summary: "export the register for auditors as JSON Lines or CSV",
@@ -36,24 +42,24 @@ EXAMPLES
   meldeweg register export > register.jsonl
   meldeweg register export --format csv --output audit-2026.csv`,
 		setFlags: func(fs *flag.FlagSet) {
-			addRegisterFlag(fs)
-			fs.String("format", "jsonl", "output `FORMAT`: jsonl or csv")
-			fs.String("output", "", "write to `FILE` instead of standard output")
+			o.registerOptions.bind(fs)
+			fs.StringVar(&o.format, "format", "jsonl", "output `FORMAT`: jsonl or csv")
+			fs.StringVar(&o.output, "output", "", "write to `FILE` instead of standard output")
 		},
-		run: runRegisterExport,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterExport(e, o, args) },
 	}
 }
 
-func runRegisterExport(e *env, fs *flag.FlagSet, args []string) int {
+func runRegisterExport(e *env, o *registerExportOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	format := fs.Lookup("format").Value.String()
+	format, output := o.format, o.output
 	if format != "jsonl" && format != "csv" {
 		return e.usageErrorf("--format %q: expected jsonl or csv", format)
 	}
-	output := fs.Lookup("output").Value.String()
-	s, loc, err := registerFromFlags(e, fs)
+	s, loc, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -9,7 +9,15 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
+type registerListOptions struct {
+	registerOptions
+	message string
+	after   int64
+	limit   int
+}
+
 func registerListCommand() *command {
+	o := &registerListOptions{}
 	return &command{
 		name:    "list",
 		summary: "list register entries, oldest first",
@@ -27,26 +35,25 @@ EXAMPLES
   meldeweg register list --message emaw-0001
   meldeweg register list --after 100 --limit 50`,
 		setFlags: func(fs *flag.FlagSet) {
-			addRegisterFlag(fs)
-			fs.String("message", "", "only entries of message `ID` (also those linked to it)")
-			fs.Int64("after", 0, "only entries after sequence number `SEQ`")
-			fs.Int("limit", 0, "at most `N` entries (0: all)")
+			o.registerOptions.bind(fs)
+			fs.StringVar(&o.message, "message", "", "only entries of message `ID` (also those linked to it)")
+			fs.Int64Var(&o.after, "after", 0, "only entries after sequence number `SEQ`")
+			fs.IntVar(&o.limit, "limit", 0, "at most `N` entries (0: all)")
 		},
-		run: runRegisterList,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterList(e, o, args) },
 	}
 }
 
-func runRegisterList(e *env, fs *flag.FlagSet, args []string) int {
+func runRegisterList(e *env, o *registerListOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	after := fs.Lookup("after").Value.(flag.Getter).Get().(int64)
-	limit := fs.Lookup("limit").Value.(flag.Getter).Get().(int)
-	msg := register.MessageID(fs.Lookup("message").Value.String())
+	after, limit, msg := o.after, o.limit, register.MessageID(o.message)
 	if after < 0 || limit < 0 {
 		return e.usageErrorf("--after and --limit must not be negative")
 	}
-	s, _, err := registerFromFlags(e, fs)
+	s, _, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -12,6 +11,7 @@ import (
 )
 
 func registerShowCommand() *command {
+	o := &registerOptions{}
 	return &command{
 		name:    "show",
 		summary: "show one register entry, or one message with all its entries",
@@ -32,16 +32,17 @@ EXIT CODES
 EXAMPLES
   meldeweg register show 17
   meldeweg register show emaw-0001`,
-		setFlags: func(fs *flag.FlagSet) { addRegisterFlag(fs) },
-		run:      runRegisterShow,
+		setFlags:      o.bind,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterShow(e, o, args) },
 	}
 }
 
-func runRegisterShow(e *env, fs *flag.FlagSet, args []string) int {
+func runRegisterShow(e *env, o *registerOptions, args []string) int {
 	if len(args) != 1 {
 		return e.usageErrorf("expected one SEQ or MESSAGE-ID")
 	}
-	s, _, err := registerFromFlags(e, fs)
+	s, _, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
 func registerVerifyCommand() *command {
+	o := &registerOptions{}
 	return &command{
 		name:    "verify",
 		summary: "recompute the register's hash chain and name the first broken entry",
@@ -28,16 +28,17 @@ EXIT CODES
 EXAMPLES
   meldeweg register verify
   meldeweg register verify --register postgres://meldeweg@db.internal/meldeweg`,
-		setFlags: func(fs *flag.FlagSet) { addRegisterFlag(fs) },
-		run:      runRegisterVerify,
+		setFlags:      o.bind,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runRegisterVerify(e, o, args) },
 	}
 }
 
-func runRegisterVerify(e *env, fs *flag.FlagSet, args []string) int {
+func runRegisterVerify(e *env, o *registerOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	s, loc, err := registerFromFlags(e, fs)
+	s, loc, err := openExistingRegister(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -16,7 +16,13 @@ func schemasCommand() *command {
 	}
 }
 
+// schemasListOptions are the flags of "schemas list".
+type schemasListOptions struct {
+	format string
+}
+
 func schemasListCommand() *command {
+	o := &schemasListOptions{}
 	return &command{
 		name:    "list",
 		summary: "list schema bundles: standard, version, validity, entry point",
@@ -36,9 +42,9 @@ EXAMPLES
   meldeweg schemas list
   meldeweg --schema-dir /etc/meldeweg/schemas schemas list --format json`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("format", "text", "output `FORMAT`: text or json")
+			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
 		},
-		run: runSchemasList,
+		run: func(e *env, args []string) int { return runSchemasList(e, o, args) },
 	}
 }
 
@@ -53,8 +59,8 @@ type bundleRow struct {
 	InForce    bool   `json:"in_force"`
 }
 
-func runSchemasList(e *env, fs *flag.FlagSet, args []string) int {
-	format := fs.Lookup("format").Value.String()
+func runSchemasList(e *env, o *schemasListOptions, args []string) int {
+	format := o.format
 	if len(args) > 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}

@@ -6,11 +6,21 @@ import (
 	"flag"
 	"fmt"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/pki"
 )
 
+// sealOptions are the flags of "seal".
+type sealOptions struct {
+	signKey, signCert, profile string
+	to                         stringList
+	noCompress                 bool
+	password                   passwordOptions
+}
+
 func sealCommand() *command {
+	o := &sealOptions{}
 	return &command{
 		name:    "seal",
 		summary: "sign and encrypt a file (CMS, interoperable with openssl cms)",
@@ -25,7 +35,7 @@ The profile chooses the algorithms:
           transport, AES-256-CBC (EnvelopedData)
   bsi     RSASSA-PSS (or ECDSA) signature, RSAES-OAEP-SHA256 key transport,
           AES-256-GCM (AuthEnvelopedData), after BSI TR-02102
-The default is "cms_profile" from the configuration, else compat.
+--profile overrides "cms_profile" of the configuration (default compat).
 
 Keys and certificates are PEM files or PKCS#12 (.p12/.pfx); the password of
 a .p12 comes from --password-env or --password-file, never from the command
@@ -46,43 +56,47 @@ EXAMPLES
       --sign-key traeger-sign.p12 --password-env MELDEWEG_P12_PASSWORD \
       --to ba-encrypt.pem delivery.xml delivery.xml.p7m`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("sign-key", "", "signing key `FILE` (PEM, or .p12 holding key and certificate)")
-			fs.String("sign-cert", "", "signing certificate `FILE` (PEM, with chain); not needed with a .p12")
-			fs.Var(new(stringList), "to", "recipient certificate `FILE` (PEM or DER); repeatable")
-			fs.String("profile", "", "algorithm `PROFILE`: compat or bsi (default: configuration, else compat)")
-			fs.Bool("no-compress", false, "do not compress (for counterparts without zlib, such as Debian's openssl)")
-			passwordFlags(fs)
+			fs.StringVar(&o.signKey, "sign-key", "", "signing key `FILE` (PEM, or .p12 holding key and certificate)")
+			fs.StringVar(&o.signCert, "sign-cert", "", "signing certificate `FILE` (PEM, with chain); not needed with a .p12")
+			fs.Var(&o.to, "to", "recipient certificate `FILE` (PEM or DER); repeatable")
+			fs.StringVar(&o.profile, "profile", "", "algorithm `PROFILE`: compat or bsi (overrides cms_profile; default compat)")
+			fs.BoolVar(&o.noCompress, "no-compress", false, "do not compress (for counterparts without zlib, such as Debian's openssl)")
+			o.password.bind(fs)
 		},
-		run: runSeal,
+		settingsFlags: profileFlag(&o.profile),
+		run:           func(e *env, args []string) int { return runSeal(e, o, args) },
 	}
 }
 
-// passwordFlags declares where a .p12 password comes from.
-func passwordFlags(fs *flag.FlagSet) {
-	fs.String("password-env", "", "read the .p12 password from environment variable `VAR`")
-	fs.String("password-file", "", "read the .p12 password from `FILE`")
+// passwordOptions say where a .p12 password comes from.
+type passwordOptions struct{ env, file string }
+
+func (o *passwordOptions) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.env, "password-env", "", "read the .p12 password from environment variable `VAR`")
+	fs.StringVar(&o.file, "password-file", "", "read the .p12 password from `FILE`")
 }
 
-func passwordFrom(fs *flag.FlagSet) pki.Password {
-	return pki.Password{Env: fs.Lookup("password-env").Value.String(), File: fs.Lookup("password-file").Value.String()}
-}
+func (o *passwordOptions) value() pki.Password { return pki.Password{Env: o.env, File: o.file} }
 
-// cmsProfile resolves --profile against the configuration.
-func (e *env) cmsProfile(flagValue string) (cms.Profile, error) {
-	if flagValue == "" {
-		c, err := e.config()
-		if err != nil {
-			return "", err
-		}
-		flagValue = c.CMSProfile
+// profileFlag is --profile of seal and open, which overrides cms_profile.
+func profileFlag(value *string) func() []settings.Flag {
+	return func() []settings.Flag {
+		return []settings.Flag{{Name: "--profile", Field: "cms_profile", Value: *value}}
 	}
-	return cms.ParseProfile(flagValue)
 }
 
-func runSeal(e *env, fs *flag.FlagSet, args []string) int {
-	signKey := fs.Lookup("sign-key").Value.String()
-	signCert := fs.Lookup("sign-cert").Value.String()
-	to := *fs.Lookup("to").Value.(*stringList)
+// cmsProfile returns the profile of seal and open: --profile, else
+// cms_profile of the configuration.
+func (e *env) cmsProfile() (cms.Profile, error) {
+	s, err := e.settings()
+	if err != nil {
+		return "", err
+	}
+	return s.CMSProfile, nil
+}
+
+func runSeal(e *env, o *sealOptions, args []string) int {
+	signKey, signCert, to := o.signKey, o.signCert, o.to
 	switch {
 	case len(args) != 2:
 		return e.usageErrorf("expected IN and OUT, got %d arguments", len(args))
@@ -93,11 +107,11 @@ func runSeal(e *env, fs *flag.FlagSet, args []string) int {
 	case len(to) == 0:
 		return e.usageErrorf("at least one --to recipient certificate is required")
 	}
-	profile, err := e.cmsProfile(fs.Lookup("profile").Value.String())
+	profile, err := e.cmsProfile()
 	if err != nil {
 		return e.usageErrorf("%v", err)
 	}
-	id, err := pki.LoadIdentity(signCert, signKey, passwordFrom(fs))
+	id, err := pki.LoadIdentity(signCert, signKey, o.password.value())
 	if err != nil {
 		return e.failf(exitError, "signing identity: %v", err)
 	}
@@ -113,7 +127,7 @@ func runSeal(e *env, fs *flag.FlagSet, args []string) int {
 		Signer:       cms.Signer{Key: id.Key, Cert: id.Cert, Chain: intermediates(id)},
 		Recipients:   recips,
 		Profile:      profile,
-		Uncompressed: fs.Lookup("no-compress").Value.String() == "true",
+		Uncompressed: o.noCompress,
 	}
 	if err := cms.SealFile(context.Background(), args[1], args[0], opts); err != nil {
 		return e.failf(exitError, "%s: %v", args[0], err)

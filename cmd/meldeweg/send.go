@@ -19,7 +19,16 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
+// sendOptions are the flags of "send".
+type sendOptions struct {
+	channel, messageID string
+	endpoint           endpointOptions
+	lease, timeout     time.Duration
+	attempts           int
+}
+
 func sendCommand() *command {
+	o := &sendOptions{}
 	return &command{
 		name:    "send",
 		summary: "check a file for its channel, seal it for the BA and deliver it through the outbox (mTLS, retries, exactly once)",
@@ -75,27 +84,31 @@ EXAMPLES
   meldeweg --config meldeweg.json send out/emaw-upload.zip --channel emaw
   meldeweg send pkg.zip --channel emaw --message-id emaw-0001 --register /var/lib/meldeweg/register.db`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("channel", "", "`CHANNEL`: xsozial or emaw (required)")
-			fs.String("message-id", "", "stable message `ID` (default: derived from channel and content)")
-			addEndpointFlags(fs)
-			fs.Duration("lease", 2*time.Minute, "take over a message left in sending by a dead process after `DURATION`")
-			fs.Duration("timeout", 10*time.Minute, "give up waiting for the delivery after `DURATION` (the message stays queued)")
-			fs.Int("attempts", 7, "HTTP attempts per claim, the first included (`N`)")
+			fs.StringVar(&o.channel, "channel", "", "`CHANNEL`: xsozial or emaw (required)")
+			fs.StringVar(&o.messageID, "message-id", "", "stable message `ID` (default: derived from channel and content)")
+			o.endpoint.bind(fs)
+			fs.DurationVar(&o.lease, "lease", 2*time.Minute, "take over a message left in sending by a dead process after `DURATION`")
+			fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting for the delivery after `DURATION` (the message stays queued)")
+			fs.IntVar(&o.attempts, "attempts", 7, "HTTP attempts per claim, the first included (`N`)")
 		},
-		run: runSend,
+		settingsFlags: o.endpoint.settingsFlags,
+		run:           func(e *env, args []string) int { return runSend(e, o, args) },
 	}
 }
 
-func runSend(e *env, fs *flag.FlagSet, args []string) int {
+func runSend(e *env, o *sendOptions, args []string) int {
 	if len(args) != 1 {
 		return e.usageErrorf("expected exactly one FILE, got %d arguments", len(args))
 	}
-	ch, err := baapi.ParseChannel(fs.Lookup("channel").Value.String())
+	if o.lease <= 0 || o.timeout <= 0 || o.attempts <= 0 {
+		return e.usageErrorf("--lease, --timeout and --attempts must be positive")
+	}
+	ch, err := baapi.ParseChannel(o.channel)
 	if err != nil {
 		return e.usageErrorf("--channel: %v", err)
 	}
 	var id baapi.MessageID
-	if s := fs.Lookup("message-id").Value.String(); s != "" {
+	if s := o.messageID; s != "" {
 		if id, err = baapi.ParseMessageID(s); err != nil {
 			return e.usageErrorf("--message-id: %v", err)
 		}
@@ -111,7 +124,7 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 	if id == "" {
 		id = baapi.ContentMessageID(ch, sum)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	// What is sent on a channel passes that channel's checks first.
 	data, code := e.checkForSend(ctx, ch, file, size)
@@ -119,17 +132,17 @@ func runSend(e *env, fs *flag.FlagSet, args []string) int {
 		return code
 	}
 
-	ep, err := e.endpoint(fs, ch, fs.Lookup("attempts").Value.(flag.Getter).Get().(int))
+	ep, err := e.endpoint(ch, o.attempts)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
 	defer ep.Client.Close()
-	ob, err := e.outbox(fs)
+	ob, err := e.outbox()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
 	defer ob.Store.Close()
-	ob.Lease = durationFlag(fs, "lease")
+	ob.Lease = o.lease
 	ob.Attempt = e.reportAttempt
 
 	rid := register.MessageID(id)
@@ -169,7 +182,7 @@ func (e *env) checkForSend(ctx context.Context, ch baapi.Channel, file string, s
 	}
 	switch ch {
 	case baapi.ChannelXSozial:
-		traeger, err := xsozialTraeger(e, "")
+		traeger, err := xsozialTraeger(e)
 		if err != nil {
 			return nil, e.failf(exitError, "%v", err)
 		}

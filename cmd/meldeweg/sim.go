@@ -24,7 +24,29 @@ import (
 	"meldeweg.dev/meldeweg/transport/pki"
 )
 
+// simOptions are the flags of "sim".
+type simOptions struct {
+	listen           string
+	readyFile        string
+	pki              string
+	cert             string
+	key              string
+	clientCa         string
+	dir              string
+	known            string
+	baErrors         int
+	emawProviders    string
+	unavailable      int
+	retryAfter       time.Duration
+	resetUploads     int
+	slow             time.Duration
+	duplicateReplies bool
+	corruptResponses int
+	replyWait        time.Duration
+}
+
 func simCommand() *command {
+	o := &simOptions{}
 	return &command{
 		name:    "sim",
 		summary: "run the BA simulator (mTLS) for the demo and tests",
@@ -85,42 +107,40 @@ EXAMPLES
   meldeweg sim --pki demo/pki --dir demo/sim --known demo/known.json --ba-errors 1
   meldeweg sim --pki demo/pki --dir demo/sim --unavailable 2 --retry-after 1s --reset-uploads 1`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("listen", "127.0.0.1:8443", "listen `ADDR`ess (host:port; port 0 picks one)")
-			fs.String("ready-file", "", "write the URL to `PATH` once listening (removed on exit)")
-			fs.String("pki", "", "test PKI `DIR`: TLS with ba-server and ca.pem; CMS with ba-encrypt, ba-sign, traeger-encrypt, emaw-encrypt")
-			fs.String("cert", "", "server certificate `FILE` (PEM or .p12); overrides --pki for TLS")
-			fs.String("key", "", "server key `FILE` (PEM); overrides --pki for TLS")
-			fs.String("client-ca", "", "CA `FILE` client certificates must chain to; overrides --pki for TLS")
-			fs.String("dir", "", "state `DIR`ectory (accepted.jsonl, uploads/, replies/, inbox/)")
-			fs.String("known", "", "JSON `FILE` of known measures and participants (eM@w 2001/2002)")
-			fs.Int("ba-errors", 0, "answer the first `N` deliveries of each eM@w event with a BA-internal error (9001)")
-			fs.String("emaw-providers", "T4711", "comma-separated provider `KENNUNGEN` offered inbound Anmeldungen; empty for none")
-			fs.Int("unavailable", 0, "answer the first `N` upload attempts of each message with 503")
-			fs.Duration("retry-after", time.Second, "Retry-After sent with 503 (`DURATION`)")
-			fs.Int("reset-uploads", 0, "reset the connection mid-body on the next `N` upload attempts of each message")
-			fs.Duration("slow", 0, "delay every answer by `DURATION`")
-			fs.Bool("duplicate-replies", false, "offer every reply twice in the inbox")
-			fs.Int("corrupt-responses", 0, "garble the first `N` receipts of each message and downloads of each file")
-			fs.Duration("reply-wait", 2*time.Second, "how long a reply request waits for a pending check (`DURATION`)")
+			fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "listen `ADDR`ess (host:port; port 0 picks one)")
+			fs.StringVar(&o.readyFile, "ready-file", "", "write the URL to `PATH` once listening (removed on exit)")
+			fs.StringVar(&o.pki, "pki", "", "test PKI `DIR`: TLS with ba-server and ca.pem; CMS with ba-encrypt, ba-sign, traeger-encrypt, emaw-encrypt")
+			fs.StringVar(&o.cert, "cert", "", "server certificate `FILE` (PEM or .p12); overrides --pki for TLS")
+			fs.StringVar(&o.key, "key", "", "server key `FILE` (PEM); overrides --pki for TLS")
+			fs.StringVar(&o.clientCa, "client-ca", "", "CA `FILE` client certificates must chain to; overrides --pki for TLS")
+			fs.StringVar(&o.dir, "dir", "", "state `DIR`ectory (accepted.jsonl, uploads/, replies/, inbox/)")
+			fs.StringVar(&o.known, "known", "", "JSON `FILE` of known measures and participants (eM@w 2001/2002)")
+			fs.IntVar(&o.baErrors, "ba-errors", 0, "answer the first `N` deliveries of each eM@w event with a BA-internal error (9001)")
+			fs.StringVar(&o.emawProviders, "emaw-providers", "T4711", "comma-separated provider `KENNUNGEN` offered inbound Anmeldungen; empty for none")
+			fs.IntVar(&o.unavailable, "unavailable", 0, "answer the first `N` upload attempts of each message with 503")
+			fs.DurationVar(&o.retryAfter, "retry-after", time.Second, "Retry-After sent with 503 (`DURATION`)")
+			fs.IntVar(&o.resetUploads, "reset-uploads", 0, "reset the connection mid-body on the next `N` upload attempts of each message")
+			fs.DurationVar(&o.slow, "slow", 0, "delay every answer by `DURATION`")
+			fs.BoolVar(&o.duplicateReplies, "duplicate-replies", false, "offer every reply twice in the inbox")
+			fs.IntVar(&o.corruptResponses, "corrupt-responses", 0, "garble the first `N` receipts of each message and downloads of each file")
+			fs.DurationVar(&o.replyWait, "reply-wait", 2*time.Second, "how long a reply request waits for a pending check (`DURATION`)")
 		},
-		run: runSim,
+		run: func(e *env, args []string) int { return runSim(e, o, args) },
 	}
 }
 
-func runSim(e *env, fs *flag.FlagSet, args []string) int {
+func runSim(e *env, o *simOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("sim takes no positional arguments")
 	}
-	str := func(n string) string { return fs.Lookup(n).Value.String() }
-	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
-	pkiDir, certFile, keyFile, caFile := str("pki"), str("cert"), str("key"), str("client-ca")
+	pkiDir, certFile, keyFile, caFile := o.pki, o.cert, o.key, o.clientCa
 	if pkiDir != "" {
 		certFile = orDefault(certFile, filepath.Join(pkiDir, "ba-server.pem"))
 		keyFile = orDefault(keyFile, filepath.Join(pkiDir, "ba-server.key"))
 		caFile = orDefault(caFile, filepath.Join(pkiDir, "ca.pem"))
 	}
 	var providers []string
-	for _, p := range strings.Split(str("emaw-providers"), ",") {
+	for _, p := range strings.Split(o.emawProviders, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			providers = append(providers, p)
 		}
@@ -128,9 +148,9 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	switch {
 	case pkiDir == "":
 		return e.usageErrorf("give --pki DIR: the BA's keys (ba-encrypt, ba-sign) and the receivers' certificates (traeger-encrypt, emaw-encrypt) come from it")
-	case str("dir") == "":
+	case o.dir == "":
 		return e.usageErrorf("give --dir STATE for the simulator's state")
-	case get("ba-errors").(int) < 0:
+	case o.baErrors < 0:
 		return e.usageErrorf("--ba-errors must not be negative")
 	}
 	cert, err := loadTLSIdentity(certFile, keyFile, "")
@@ -150,8 +170,8 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 		return e.failf(exitError, "%v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	bcfg := bacheck.Config{Registry: reg, Providers: providers, BAErrors: get("ba-errors").(int), Logger: logger}
-	if f := str("known"); f != "" {
+	bcfg := bacheck.Config{Registry: reg, Providers: providers, BAErrors: o.baErrors, Logger: logger}
+	if f := o.known; f != "" {
 		if bcfg.Known, err = bacheck.ReadDirectory(f); err != nil {
 			return e.failf(exitError, "--known: %v", err)
 		}
@@ -163,28 +183,28 @@ func runSim(e *env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	if _, err := checker.WriteInbound(context.Background(), filepath.Join(str("dir"), "inbox", "emaw")); err != nil {
+	if _, err := checker.WriteInbound(context.Background(), filepath.Join(o.dir, "inbox", "emaw")); err != nil {
 		return e.failf(exitError, "inbound Anmeldungen: %v", err)
 	}
 	s, err := basim.New(basim.Config{
-		TLS: tlsCfg, Dir: str("dir"), ReplyWait: get("reply-wait").(time.Duration), Checker: checker, Logger: logger,
+		TLS: tlsCfg, Dir: o.dir, ReplyWait: o.replyWait, Checker: checker, Logger: logger,
 		Faults: basim.Faults{
-			Unavailable: get("unavailable").(int), RetryAfter: get("retry-after").(time.Duration),
-			ResetUploads: get("reset-uploads").(int), Slow: get("slow").(time.Duration),
-			DuplicateReplies: get("duplicate-replies").(bool), CorruptResponses: get("corrupt-responses").(int),
+			Unavailable: o.unavailable, RetryAfter: o.retryAfter,
+			ResetUploads: o.resetUploads, Slow: o.slow,
+			DuplicateReplies: o.duplicateReplies, CorruptResponses: o.corruptResponses,
 		},
 	})
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	l, err := net.Listen("tcp", str("listen"))
+	l, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		s.Close()
 		return e.failf(exitError, "%v", err)
 	}
 	url := "https://" + l.Addr().String()
 	fmt.Fprintf(e.stdout, "listening on %s\n", url)
-	ready := str("ready-file")
+	ready := o.readyFile
 	if ready != "" {
 		if err := atomicfile.WriteBytes(ready, 0o644, []byte(url+"\n")); err != nil {
 			l.Close()

@@ -18,7 +18,18 @@ func testdataCommand() *command {
 	}
 }
 
+// testdataXsozialOptions are the flags of "testdata xsozial".
+type testdataXsozialOptions struct {
+	bgs     int
+	seed    uint64
+	out     string
+	month   string
+	traeger string
+	faults  bool
+}
+
 func testdataXsozialCommand() *command {
+	o := &testdataXsozialOptions{}
 	return &command{
 		name:    "xsozial",
 		summary: "write synthetic XSozial source records for N BGs",
@@ -45,32 +56,31 @@ EXAMPLES
   meldeweg testdata xsozial --bgs 1000 --seed 42 --month 2026-10 --out src
   meldeweg testdata xsozial --bgs 60 --seed 1 --month 2026-10 --out faulty --faults`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.Int("bgs", 100, "number of Bedarfsgemeinschaften `N`")
-			fs.Uint64("seed", 1, "random `SEED`")
-			fs.String("out", "", "output `DIR`ectory")
-			fs.String("month", "", "reporting `MONTH` YYYY-MM (default: last month)")
-			fs.String("traeger", "12345", "Trägernummer `NR`")
-			fs.Bool("faults", false, "inject the known faults")
+			fs.IntVar(&o.bgs, "bgs", 100, "number of Bedarfsgemeinschaften `N`")
+			fs.Uint64Var(&o.seed, "seed", 1, "random `SEED`")
+			fs.StringVar(&o.out, "out", "", "output `DIR`ectory")
+			fs.StringVar(&o.month, "month", "", "reporting `MONTH` YYYY-MM (default: last month)")
+			fs.StringVar(&o.traeger, "traeger", "12345", "Trägernummer `NR`")
+			fs.BoolVar(&o.faults, "faults", false, "inject the known faults")
 		},
-		run: runTestdataXsozial,
+		run: func(e *env, args []string) int { return runTestdataXsozial(e, o, args) },
 	}
 }
 
-func runTestdataXsozial(e *env, fs *flag.FlagSet, args []string) int {
-	get := func(n string) any { return fs.Lookup(n).Value.(flag.Getter).Get() }
+func runTestdataXsozial(e *env, o *testdataXsozialOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	out := get("out").(string)
+	out := o.out
 	if out == "" {
 		return e.usageErrorf("--out is required")
 	}
-	bgs := get("bgs").(int)
+	bgs := o.bgs
 	if bgs < 0 {
 		return e.usageErrorf("--bgs %d: expected a number ≥ 0", bgs)
 	}
 	month := schemas.MonthOf(time.Now()).AddMonths(-1)
-	if s := get("month").(string); s != "" {
+	if s := o.month; s != "" {
 		m, err := schemas.ParseMonth(s)
 		if err != nil {
 			return e.usageErrorf("--month: %v", err)
@@ -81,8 +91,8 @@ func runTestdataXsozial(e *env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	st, err := synth.WriteSource(out, synth.Options{BGs: bgs, Seed: get("seed").(uint64), Traeger: get("traeger").(string),
-		Month: month, Version: b.Version, Faults: get("faults").(bool)})
+	st, err := synth.WriteSource(out, synth.Options{BGs: bgs, Seed: o.seed, Traeger: o.traeger,
+		Month: month, Version: b.Version, Faults: o.faults})
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}

@@ -13,7 +13,16 @@ import (
 	"meldeweg.dev/meldeweg/schemas/xsd"
 )
 
+// validateOptions are the flags of "validate".
+type validateOptions struct {
+	bundle  string
+	schema  string
+	catalog string
+	format  string
+}
+
 func validateCommand() *command {
+	o := &validateOptions{}
 	return &command{
 		name:    "validate",
 		summary: "validate XML files against a schema bundle or an XSD (streaming)",
@@ -38,20 +47,20 @@ EXAMPLES
   meldeweg --schema-dir /etc/meldeweg/schemas validate --bundle emaw@2.18 in/*.xml
   meldeweg validate --schema xwasser.xsd --catalog catalog.xml --format json msg.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("bundle", "", "schema bundle `STANDARD@VERSION` (see \"meldeweg schemas list\")")
-			fs.String("schema", "", "validate against this XSD `FILE` instead of a bundle")
-			fs.String("catalog", "", "with --schema: an OASIS XML catalog `FILE` mapping schema URLs to local files")
-			fs.String("format", "text", "output `FORMAT`: text or json (JSON Lines)")
+			fs.StringVar(&o.bundle, "bundle", "", "schema bundle `STANDARD@VERSION` (see \"meldeweg schemas list\")")
+			fs.StringVar(&o.schema, "schema", "", "validate against this XSD `FILE` instead of a bundle")
+			fs.StringVar(&o.catalog, "catalog", "", "with --schema: an OASIS XML catalog `FILE` mapping schema URLs to local files")
+			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json (JSON Lines)")
 		},
-		run: runValidate,
+		run: func(e *env, args []string) int { return runValidate(e, o, args) },
 	}
 }
 
-func runValidate(e *env, fs *flag.FlagSet, files []string) int {
-	bundleID := fs.Lookup("bundle").Value.String()
-	schemaPath := fs.Lookup("schema").Value.String()
-	catalog := fs.Lookup("catalog").Value.String()
-	format := fs.Lookup("format").Value.String()
+func runValidate(e *env, o *validateOptions, files []string) int {
+	bundleID := o.bundle
+	schemaPath := o.schema
+	catalog := o.catalog
+	format := o.format
 	switch {
 	case (bundleID == "") == (schemaPath == ""):
 		return e.usageErrorf("give exactly one of --bundle and --schema")

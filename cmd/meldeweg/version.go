@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 )
 
@@ -12,7 +11,7 @@ func versionCommand() *command {
 		usage:   "version",
 		help: `EXIT CODES
   0  always`,
-		run: func(e *env, _ *flag.FlagSet, _ []string) int {
+		run: func(e *env, _ []string) int {
 			fmt.Fprintf(e.stdout, "meldeweg %s\n", version)
 			return exitOK
 		},

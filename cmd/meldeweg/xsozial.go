@@ -1,6 +1,7 @@
 package main
 
 import (
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/xsozial"
 )
@@ -23,12 +24,15 @@ the embedded ones are models built from public facts, not the BA's.`,
 	}
 }
 
-// xsozialTraeger returns the Trägernummer: the flag, else the configuration.
-func xsozialTraeger(e *env, flagValue string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	c, err := e.config()
+// traegerFlag is --traeger, which overrides "traeger".
+func traegerFlag(value *string) func() []settings.Flag {
+	return func() []settings.Flag { return []settings.Flag{{Name: "--traeger", Field: "traeger", Value: *value}} }
+}
+
+// xsozialTraeger returns the Trägernummer of the settings ("" when none
+// is configured).
+func xsozialTraeger(e *env) (string, error) {
+	c, err := e.settings()
 	if err != nil {
 		return "", err
 	}

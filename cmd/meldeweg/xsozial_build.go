@@ -19,6 +19,7 @@ import (
 )
 
 func xsozialBuildCommand() *command {
+	o := &xsozialBuildOptions{}
 	return &command{
 		name:    "build",
 		summary: "build the monthly dataset from JSON Lines source records",
@@ -51,31 +52,37 @@ EXAMPLES
   meldeweg xsozial build --traeger 12345 --month 2026-10 --in src --out XSOZIAL_12345_2026-10_P.xml
   meldeweg xsozial build --month 2026-10 --in src --out XSOZIAL_12345_2026-10_T.xml --test --created 2026-11-02T08:00:00Z`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("traeger", "", "Trägernummer `NR` (five digits; default: \"traeger\" in the configuration)")
-			fs.String("month", "", "reporting `MONTH` YYYY-MM")
-			fs.String("in", "", "source `DIR`ectory of *.jsonl files")
-			fs.String("out", "", "dataset `FILE` to write (\"-\" for standard output)")
-			fs.String("created", "", "creation `TIME` (RFC 3339) for the header")
-			fs.Bool("test", false, "mark the delivery as a test delivery (K.8 = T)")
-			fs.String("lieferart", "1", "`KEY` of K.7: 1 Regellieferung, 2 Korrekturlieferung")
+			fs.StringVar(&o.traeger, "traeger", "", "Trägernummer `NR` (five digits; overrides \"traeger\" of the configuration)")
+			fs.StringVar(&o.month, "month", "", "reporting `MONTH` YYYY-MM")
+			fs.StringVar(&o.in, "in", "", "source `DIR`ectory of *.jsonl files")
+			fs.StringVar(&o.out, "out", "", "dataset `FILE` to write (\"-\" for standard output)")
+			fs.StringVar(&o.created, "created", "", "creation `TIME` (RFC 3339) for the header")
+			fs.BoolVar(&o.test, "test", false, "mark the delivery as a test delivery (K.8 = T)")
+			fs.StringVar(&o.lieferart, "lieferart", "1", "`KEY` of K.7: 1 Regellieferung, 2 Korrekturlieferung")
 		},
-		run: runXsozialBuild,
+		settingsFlags: traegerFlag(&o.traeger),
+		run:           func(e *env, args []string) int { return runXsozialBuild(e, o, args) },
 	}
 }
 
-func runXsozialBuild(e *env, fs *flag.FlagSet, args []string) int {
-	str := func(n string) string { return fs.Lookup(n).Value.String() }
+// xsozialBuildOptions are the flags of "xsozial build".
+type xsozialBuildOptions struct {
+	traeger, month, in, out, created, lieferart string
+	test                                        bool
+}
+
+func runXsozialBuild(e *env, o *xsozialBuildOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	if str("month") == "" || str("in") == "" || str("out") == "" {
+	if o.month == "" || o.in == "" || o.out == "" {
 		return e.usageErrorf("--month, --in and --out are required")
 	}
-	month, err := schemas.ParseMonth(str("month"))
+	month, err := schemas.ParseMonth(o.month)
 	if err != nil {
 		return e.usageErrorf("--month: %v", err)
 	}
-	traeger, err := xsozialTraeger(e, str("traeger"))
+	traeger, err := xsozialTraeger(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
@@ -86,18 +93,18 @@ func runXsozialBuild(e *env, fs *flag.FlagSet, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	files, err := source.Files(str("in"))
+	files, err := source.Files(o.in)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	created, err := buildCreated(str("created"), files)
+	created, err := buildCreated(o.created, files)
 	if err != nil {
 		return e.usageErrorf("%v", err)
 	}
 	opts := source.Options{
 		Traeger: traeger, Month: month, Version: b.Version, Created: created,
-		Software: "meldeweg", SoftwareVersion: version, Lieferart: str("lieferart"),
-		Test: fs.Lookup("test").Value.(flag.Getter).Get().(bool),
+		Software: "meldeweg", SoftwareVersion: version, Lieferart: o.lieferart,
+		Test: o.test,
 	}
 	ctx := context.Background()
 	var st source.Stats
@@ -106,7 +113,7 @@ func runXsozialBuild(e *env, fs *flag.FlagSet, args []string) int {
 		st, err = source.BuildFiles(ctx, files, w, opts)
 		return err
 	}
-	out := str("out")
+	out := o.out
 	if out == "-" {
 		err = build(e.stdout)
 	} else {

@@ -15,6 +15,7 @@ import (
 )
 
 func xsozialCheckCommand() *command {
+	o := &xsozialCheckOptions{}
 	return &command{
 		name:    "check",
 		summary: "check a dataset in three stages like VTXSozial (RTX, VTX, PTX)",
@@ -49,24 +50,27 @@ EXAMPLES
   meldeweg xsozial check XSOZIAL_12345_2026-10_P.xml --format html --out report.html
   meldeweg --config meldeweg.json xsozial check --format json XSOZIAL_12345_2026-10_P.xml`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("format", "text", "report `FORMAT`: text, json or html")
-			fs.String("out", "", "write the report to `FILE` instead of standard output")
-			fs.String("traeger", "", "the Trägernummer `NR` the file must carry (default: \"traeger\" in the configuration)")
+			fs.StringVar(&o.format, "format", "text", "report `FORMAT`: text, json or html")
+			fs.StringVar(&o.out, "out", "", "write the report to `FILE` instead of standard output")
+			fs.StringVar(&o.traeger, "traeger", "", "the Trägernummer `NR` the file must carry (overrides \"traeger\" of the configuration)")
 		},
-		run: runXsozialCheck,
+		settingsFlags: traegerFlag(&o.traeger),
+		run:           func(e *env, args []string) int { return runXsozialCheck(e, o, args) },
 	}
 }
 
-func runXsozialCheck(e *env, fs *flag.FlagSet, args []string) int {
-	str := func(n string) string { return fs.Lookup(n).Value.String() }
-	format := str("format")
+// xsozialCheckOptions are the flags of "xsozial check".
+type xsozialCheckOptions struct{ format, out, traeger string }
+
+func runXsozialCheck(e *env, o *xsozialCheckOptions, args []string) int {
+	format := o.format
 	switch {
 	case len(args) != 1:
 		return e.usageErrorf("expected exactly one FILE")
 	case format != "text" && format != "json" && format != "html":
 		return e.usageErrorf("--format %q: expected text, json or html", format)
 	}
-	traeger, err := xsozialTraeger(e, str("traeger"))
+	traeger, err := xsozialTraeger(e)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
@@ -102,7 +106,7 @@ func runXsozialCheck(e *env, fs *flag.FlagSet, args []string) int {
 		}
 		return rep.WriteText(w)
 	}
-	if out := str("out"); out != "" {
+	if out := o.out; out != "" {
 		err = atomicfile.Write(out, 0o644, write)
 	} else {
 		err = write(e.stdout)

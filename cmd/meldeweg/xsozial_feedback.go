@@ -10,7 +10,15 @@ import (
 	"meldeweg.dev/meldeweg/xsozial/feedback"
 )
 
+// xsozialFeedbackOptions are the flags of "xsozial feedback".
+type xsozialFeedbackOptions struct {
+	dataset string
+	source  string
+	format  string
+}
+
 func xsozialFeedbackCommand() *command {
+	o := &xsozialFeedbackOptions{}
 	return &command{
 		name:    "feedback",
 		summary: "show the BA's feedback to a delivery and map its findings to source lines",
@@ -38,17 +46,16 @@ EXAMPLES
   meldeweg xsozial feedback rueckmeldung.xml
   meldeweg xsozial feedback rueckmeldung.xml --dataset XSOZIAL_12345_2026-10_P.xml --source src`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("dataset", "", "the delivered dataset `FILE` (with --source)")
-			fs.String("source", "", "the source `DIR` the dataset was built from (with --dataset)")
-			fs.String("format", "text", "output `FORMAT`: text or json")
+			fs.StringVar(&o.dataset, "dataset", "", "the delivered dataset `FILE` (with --source)")
+			fs.StringVar(&o.source, "source", "", "the source `DIR` the dataset was built from (with --dataset)")
+			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
 		},
-		run: runXsozialFeedback,
+		run: func(e *env, args []string) int { return runXsozialFeedback(e, o, args) },
 	}
 }
 
-func runXsozialFeedback(e *env, fs *flag.FlagSet, args []string) int {
-	str := func(n string) string { return fs.Lookup(n).Value.String() }
-	dataset, src, format := str("dataset"), str("source"), str("format")
+func runXsozialFeedback(e *env, o *xsozialFeedbackOptions, args []string) int {
+	dataset, src, format := o.dataset, o.source, o.format
 	switch {
 	case len(args) != 1:
 		return e.usageErrorf("expected exactly one feedback FILE")

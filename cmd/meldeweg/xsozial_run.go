@@ -11,12 +11,30 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/flow/monthly"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 )
 
+// xsozialRunOptions are the flags of "xsozial run".
+type xsozialRunOptions struct {
+	month, traeger, in, work string
+	correction, test         bool
+	endpoint                 endpointOptions
+	feedbackWait, timeout    time.Duration
+}
+
+// settingsFlags are the flags that override configuration fields.
+func (o *xsozialRunOptions) settingsFlags() []settings.Flag {
+	return append(o.endpoint.settingsFlags(),
+		settings.Flag{Name: "--traeger", Field: "traeger", Value: o.traeger},
+		settings.Flag{Name: "--in", Field: "xsozial_source", Value: o.in},
+		settings.Flag{Name: "--work", Field: "work_dir", Value: o.work})
+}
+
 func xsozialRunCommand() *command {
+	o := &xsozialRunOptions{}
 	return &command{
 		name:    "run",
 		summary: "the monthly delivery: build, check, seal, send, await feedback, record (idempotent)",
@@ -70,73 +88,74 @@ EXAMPLES
   meldeweg xsozial run --month 2026-10 --traeger 12345 --in export/ --pki demo/pki --url https://127.0.0.1:8443
   meldeweg xsozial run --month 2026-10 --correction`,
 		setFlags: func(fs *flag.FlagSet) {
-			fs.String("month", "", "reporting `MONTH` (Berichtsmonat), YYYY-MM (required)")
-			fs.String("traeger", "", "Trägernummer `NR` (default: configuration \"traeger\")")
-			fs.String("in", "", "source record `DIR` (JSON Lines; default: configuration \"xsozial_source\")")
-			fs.String("work", "", "`DIR` for the dataset and check reports (default: configuration \"work_dir\", else meldeweg-out)")
-			fs.Bool("correction", false, "send a new complete file that supersedes the month's last delivery")
-			fs.Bool("test", false, "mark the delivery as a test delivery (K.8 \"T\")")
-			addEndpointFlags(fs)
-			fs.Duration("feedback-wait", 2*time.Minute, "wait at most `DURATION` for the feedback after sending")
-			fs.Duration("timeout", time.Hour, "give up the whole run after `DURATION` (a rerun resumes)")
+			fs.StringVar(&o.month, "month", "", "reporting `MONTH` (Berichtsmonat), YYYY-MM (required)")
+			fs.StringVar(&o.traeger, "traeger", "", "Trägernummer `NR` (overrides \"traeger\")")
+			fs.StringVar(&o.in, "in", "", "source record `DIR` (JSON Lines; overrides \"xsozial_source\")")
+			fs.StringVar(&o.work, "work", "", "`DIR` for the dataset and check reports (overrides \"work_dir\"; default meldeweg-out)")
+			fs.BoolVar(&o.correction, "correction", false, "send a new complete file that supersedes the month's last delivery")
+			fs.BoolVar(&o.test, "test", false, "mark the delivery as a test delivery (K.8 \"T\")")
+			o.endpoint.bind(fs)
+			fs.DurationVar(&o.feedbackWait, "feedback-wait", 2*time.Minute, "wait at most `DURATION` for the feedback after sending")
+			fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up the whole run after `DURATION` (a rerun resumes)")
 		},
-		run: runXsozialRun,
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runXsozialRun(e, o, args) },
 	}
 }
 
-func runXsozialRun(e *env, fs *flag.FlagSet, args []string) int {
+func runXsozialRun(e *env, o *xsozialRunOptions, args []string) int {
 	if len(args) != 0 {
 		return e.usageErrorf("unexpected argument %q", args[0])
 	}
-	str := func(n string) string { return fs.Lookup(n).Value.String() }
-	flagBool := func(n string) bool { return fs.Lookup(n).Value.(flag.Getter).Get().(bool) }
-	if str("month") == "" {
+	if o.month == "" {
 		return e.usageErrorf("--month is required")
 	}
-	month, err := schemas.ParseMonth(str("month"))
+	month, err := schemas.ParseMonth(o.month)
 	if err != nil {
 		return e.usageErrorf("--month: %v", err)
 	}
-	cfg, err := e.config()
+	if o.feedbackWait <= 0 || o.timeout <= 0 {
+		return e.usageErrorf("--feedback-wait and --timeout must be positive durations")
+	}
+	cfg, err := e.settings()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	traeger := orDefault(str("traeger"), cfg.Traeger)
+	traeger := cfg.Traeger
 	if traeger == "" {
 		return e.usageErrorf("no Trägernummer: give --traeger or set \"traeger\" in the configuration")
 	}
-	src := orDefault(str("in"), cfg.XSozialSource)
-	work := orDefault(orDefault(str("work"), cfg.WorkDir), "meldeweg-out")
+	src, work := cfg.XSozialSource, cfg.WorkDir
 	reg, err := e.registry()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	ep, err := e.endpoint(fs, baapi.ChannelXSozial, 0)
+	ep, err := e.endpoint(baapi.ChannelXSozial, 0)
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
 	defer ep.Client.Close()
-	ob, err := e.outbox(fs)
+	ob, err := e.outbox()
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
 	defer ob.Store.Close()
 	ob.Attempt = e.reportAttempt
 
-	ctx, cancel := context.WithTimeout(context.Background(), durationFlag(fs, "timeout"))
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	res, err := monthly.Run(ctx, monthly.Params{
 		Traeger: traeger, Month: month, SourceDir: src, WorkDir: work,
-		Correction: flagBool("correction"), Test: flagBool("test"),
+		Correction: o.correction, Test: o.test,
 		Registry: reg, Endpoint: ep, Outbox: ob,
 		Software: "meldeweg", SoftwareVersion: version,
-		FeedbackWait: durationFlag(fs, "feedback-wait"),
+		FeedbackWait: o.feedbackWait,
 		Progress:     e.progress(),
 		Notice:       func(s string) { fmt.Fprintf(e.stderr, "%s: %s\n", e.name, s) },
 	})
 	id := res.Message.ID
 	what := "month " + month.String()
-	if flagBool("test") {
+	if o.test {
 		what += " (test delivery)"
 	}
 	if err != nil {

@@ -344,7 +344,9 @@ const FaultsFile = ".faults.jsonl"
 // with faults the list of injected faults to dir/.faults.jsonl.
 func WriteSource(dir string, opts Options) (Stats, error) {
 	var st Stats
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// The source format carries personal data in production; synthetic
+	// data is kept the same way, so the checks on xsozial_source pass.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return st, err
 	}
 	fw, err := newJSONLFile(filepath.Join(dir, "faelle.jsonl"))
@@ -391,7 +393,7 @@ func WriteSource(dir string, opts Options) (Stats, error) {
 	for _, f := range faults {
 		fmt.Fprintf(&b, "{\"rule\":%q,\"bg\":%q,\"kundennummer\":%q,\"what\":%q}\n", f.Rule, f.BG, f.Kundennummer, f.What)
 	}
-	return st, os.WriteFile(fp, []byte(b.String()), 0o644)
+	return st, os.WriteFile(fp, []byte(b.String()), 0o600)
 }
 
 type jsonlFile struct {
@@ -401,7 +403,7 @@ type jsonlFile struct {
 }
 
 func newJSONLFile(p string) (*jsonlFile, error) {
-	f, err := os.Create(p)
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
