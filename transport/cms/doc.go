@@ -80,6 +80,14 @@
 //
 // # Limits
 //
+//   - Each BER layer (the message, the decrypted content, the compressed
+//     content) nests at most 64 constructed elements (maxDepth; real CMS
+//     needs about 20), and an element read whole (certificates,
+//     RecipientInfos, SignerInfos) is at most 16 MiB. Deeper input is
+//     refused with ErrTooDeep (which wraps ErrMalformed), naming the layer,
+//     the byte offset and the limit, before anything deeper is read; the
+//     refusal costs constant memory, and every input byte is copied at
+//     most 64 times while an element is normalised to DER.
 //   - Recipients must have RSA keys (key transport); key agreement
 //     (ECDH) recipients are not supported. Signers may be RSA or ECDSA.
 //   - AES-GCM nonces must be 12 bytes (what RFC 5084 recommends and openssl

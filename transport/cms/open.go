@@ -173,7 +173,10 @@ func (o *opener) open(ctx context.Context, dst io.Writer, src io.Reader) (Signer
 	if h.tag != tagCtx0Prim && h.tag != tagCtx0 {
 		return o.info, b.errorf(ErrMalformed, "expected encryptedContent [0], found tag 0x%02x", h.tag)
 	}
-	ciphertext := b.octets(h, "encryptedContent")
+	ciphertext, err := b.octets(h, "encryptedContent")
+	if err != nil {
+		return o.info, err
+	}
 
 	var plain io.Reader
 	var gcm *gcmStream
@@ -492,7 +495,11 @@ func (o *opener) signed(ctx context.Context, dst io.Writer, plain io.Reader, inn
 	// Every digest SHA-2 offers is computed on the fly; the SignerInfo
 	// (read after the content) says which one it needs.
 	hs := map[crypto.Hash]hash.Hash{crypto.SHA256: crypto.SHA256.New(), crypto.SHA384: crypto.SHA384.New(), crypto.SHA512: crypto.SHA512.New()}
-	content := &recordingReader{r: io.TeeReader(b.octets(h, "eContent"), multiHash(hs))}
+	eContent, err := b.octets(h, "eContent")
+	if err != nil {
+		return err
+	}
+	content := &recordingReader{r: io.TeeReader(eContent, multiHash(hs))}
 	cw := &countingWriter{w: dst}
 	var contentErr error
 	switch {
@@ -644,7 +651,11 @@ func (o *opener) uncompress(dst io.Writer, r io.Reader) error {
 	// zlib reads through our bufio.Reader (an io.ByteReader, so it adds no
 	// buffer of its own): whatever is left in it after the zlib stream is
 	// data the stream does not account for.
-	zin := o.s.reader(b.octets(h, "compressed eContent"))
+	zcontent, err := b.octets(h, "compressed eContent")
+	if err != nil {
+		return err
+	}
+	zin := o.s.reader(zcontent)
 	zr, err := o.s.zlibReader(zin)
 	if err != nil {
 		return err
