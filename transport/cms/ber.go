@@ -2,6 +2,7 @@ package cms
 
 import (
 	"bufio"
+	"encoding/asn1"
 	"fmt"
 	"io"
 	"slices"
@@ -497,4 +498,16 @@ func (o *octetReader) Read(p []byte) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+func readOID(b *berReader, name string) (asn1.ObjectIdentifier, error) {
+	der, err := b.element(name)
+	if err != nil {
+		return nil, err
+	}
+	var oid asn1.ObjectIdentifier
+	if rest, err := asn1.Unmarshal(der, &oid); err != nil || len(rest) > 0 {
+		return nil, b.errorf(ErrMalformed, "%s is not an OBJECT IDENTIFIER", name)
+	}
+	return oid, nil
 }
