@@ -69,9 +69,9 @@ var personalElements = map[string]bool{
 
 var quoted = regexp.MustCompile(`'[^']*'`)
 
-// Redact removes quoted values from a problem about a personal element.
+// redact removes quoted values from a problem about a personal element.
 // libxml2 quotes the offending value ("The value 'X' has a length …").
-func Redact(p xsd.Problem) xsd.Problem {
+func redact(p xsd.Problem) xsd.Problem {
 	last := p.Path
 	if i := strings.LastIndexByte(last, '/'); i >= 0 {
 		last = last[i+1:]
@@ -174,7 +174,7 @@ func validate(ctx context.Context, b *schemas.Bundle, data []byte, name, note st
 	var problems []xsd.Problem
 	res, err := s.Validate(ctx, bytes.NewReader(data), name, func(p xsd.Problem) {
 		if !p.Warning {
-			problems = append(problems, Redact(p))
+			problems = append(problems, redact(p))
 		}
 	})
 	if err != nil {

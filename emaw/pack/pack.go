@@ -203,9 +203,9 @@ func writeEntry(zw *zip.Writer, name string, data []byte, method uint16) error {
 	return err
 }
 
-// EventArchive returns the archive of one event, as it appears in the
+// eventArchive returns the archive of one event, as it appears in the
 // upload.
-func EventArchive(ev Event) ([]byte, error) {
+func eventArchive(ev Event) ([]byte, error) {
 	if err := checkEvent(ev); err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func Write(w io.Writer, events []Event) (*Manifest, error) {
 		if i > 0 && strings.EqualFold(evs[i-1].ID, ev.ID) {
 			return nil, fmt.Errorf("%w %s: two events with this ID", ErrBadEvent, ev.ID)
 		}
-		a, err := EventArchive(ev)
+		a, err := eventArchive(ev)
 		if err != nil {
 			return nil, err
 		}
