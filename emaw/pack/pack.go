@@ -36,7 +36,10 @@
 // links and directories, too many entries, oversized entries, a total size
 // or a compression ratio above the limits (zip bombs), deeper nesting and
 // input that is not a ZIP each give a clear error, and nothing is
-// extracted.
+// extracted. Nesting ends at the second level (an event archive holds XML
+// and PDF files only); entries are counted from the central directory
+// before archive/zip builds a record for each, so an archive listing
+// millions of entries costs no more memory than its bytes.
 package pack
 
 import (
