@@ -162,7 +162,8 @@ func Parse(r io.Reader) (*Feedback, error) { return parse(r, maxBytes) }
 
 // parse reads a feedback file of at most limit bytes.
 func parse(r io.Reader, limit int64) (*Feedback, error) {
-	d := xml.NewDecoder(&capReader{r: r, limit: limit, left: limit + 1})
+	cr := &capReader{r: r, limit: limit, left: limit + 1}
+	d := xml.NewDecoder(cr)
 	d.Strict = true
 	fb := &Feedback{Findings: []Finding{}}
 	var (
@@ -178,6 +179,9 @@ func parse(r io.Reader, limit int64) (*Feedback, error) {
 			break
 		}
 		if err != nil {
+			if cr.readErr != nil {
+				return nil, cr.readErr // reading failed: not a verdict on the file
+			}
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
 		at := fmt.Sprintf("at line %d, column %d", line, col)
@@ -307,6 +311,8 @@ type capReader struct {
 	left  int64 // limit+1 at the start
 	off   int64 // bytes read
 	text  int64 // bytes since the last '<'
+	// readErr is the first error of r other than io.EOF.
+	readErr error
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
@@ -317,6 +323,9 @@ func (c *capReader) Read(p []byte) (int, error) {
 		p = p[:c.left]
 	}
 	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF && c.readErr == nil {
+		c.readErr = err
+	}
 	if i := bytes.LastIndexByte(p[:n], '<'); i >= 0 {
 		c.text = int64(n - i - 1)
 	} else {

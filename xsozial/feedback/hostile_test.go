@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 const head = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<rueckmeldung xmlns="` + Namespace + `"><traegernummer>12345</traegernummer><berichtsmonat>2026-10</berichtsmonat>`
@@ -103,5 +104,48 @@ func TestParseStreams(t *testing.T) {
 	}
 	if len(fb.Findings) != 2000 || fb.Findings[1999].Line != 12 || len(fb.Findings[0].Text) != 2000 {
 		t.Fatalf("read %d findings", len(fb.Findings))
+	}
+}
+
+// FuzzParse feeds Parse arbitrary bytes, seeded with a real feedback file
+// and hostile shapes: no panic; a refusal wraps ErrFormat; what is accepted
+// has a verdict and findings with a rule and a severity.
+func FuzzParse(f *testing.F) {
+	var b bytes.Buffer
+	fb := &Feedback{Traeger: "12345", Month: "2026-10", File: "X.xml", Result: Rejected,
+		Findings: []Finding{{Stage: "PTX", Rule: "R3_0020", Severity: "Fehler", Line: 7, Text: "t"}}}
+	if err := Write(&b, fb); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add([]byte(head + "<datei><datei><datei>"))
+	f.Add([]byte(head + "<befund><text><a><a>"))
+	f.Add([]byte(`<!DOCTYPE r [<!ENTITY x "y">]>` + head + "<datei>&x;</datei></rueckmeldung>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fb, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error %v does not wrap ErrFormat", err)
+			}
+			return
+		}
+		if fb.Result != Accepted && fb.Result != Rejected {
+			t.Fatalf("accepted result %q", fb.Result)
+		}
+		for _, f := range fb.Findings {
+			if f.Rule == "" || (f.Severity != "Fehler" && f.Severity != "Hinweis") {
+				t.Fatalf("accepted finding %+v", f)
+			}
+		}
+	})
+}
+
+// TestParseReadErrorIsNotAVerdict: a failing reader is an I/O error, not
+// a malformed file.
+func TestParseReadErrorIsNotAVerdict(t *testing.T) {
+	boom := errors.New("disk on fire")
+	_, err := Parse(io.MultiReader(strings.NewReader(head), iotest.ErrReader(boom)))
+	if !errors.Is(err, boom) || errors.Is(err, ErrFormat) {
+		t.Fatalf("err = %v, want the read error and not ErrFormat", err)
 	}
 }
