@@ -69,7 +69,8 @@
 //
 // Every refusal wraps one sentinel (ErrCiphertext, ErrContentAltered,
 // ErrNotRecipient, ErrSignerExpired, ErrSignerNotYetValid,
-// ErrUntrustedSigner, ErrBadSignature, ErrTruncated, ...); *FormatError,
+// ErrUntrustedSigner, ErrBadSignature, ErrTruncated, ...; ErrTooDeep
+// refines ErrMalformed, so errors.Is matches both); *FormatError,
 // *CertificateError and *AlgorithmError carry the evidence (offset,
 // subject and serial, validity window, algorithm). With AES-CBC a damaged
 // ciphertext has no integrity check of its own and shows up as
