@@ -74,7 +74,7 @@ demo: build
 # is a toolchain race, not a finding. A real finding fails and writes its
 # input to the package's testdata/fuzz.
 FUZZ := ./emaw/msg:FuzzUnmarshal:50000x ./emaw/msg:FuzzDecode:100000x ./emaw/pack:FuzzOpen:20000x \
-	./transport/cms:FuzzOpen:100000x ./transport/cms:FuzzOpenSigned:5000x
+	./transport/cms:FuzzOpen:100000x ./transport/cms:FuzzOpenSigned:5000x ./xsozial/feedback:FuzzParse:20000x
 fuzzrun = for f in $(FUZZ); do pkg=$${f%%:*}; t=$${f\#*:}; n=$${t\#*:}; t=$${t%%:*}; \
 	$(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(1) -fuzzminimizetime $(2) || exit 1; done
 

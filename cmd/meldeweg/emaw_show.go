@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"meldeweg.dev/meldeweg/emaw/ack"
 	"meldeweg.dev/meldeweg/emaw/msg"
@@ -35,7 +38,9 @@ POSITIONAL ARGUMENTS
 
 EXIT CODES
   0  valid and printed
-  1  not an eM@w document, or invalid against the bundle in force (problems printed)
+  1  not an eM@w document (input that does not begin like XML is refused
+     after its first bytes), or invalid against the bundle in force
+     (problems printed)
   2  usage error or FILE cannot be read
 
 EXAMPLES
@@ -59,7 +64,10 @@ func runEmawShow(e *env, o *emawShowOptions, args []string) int {
 	case format != "text" && format != "json":
 		return e.usageErrorf("--format %q: expected text or json", format)
 	}
-	data, err := readInput(e, args[0], maxMessageBytes)
+	data, err := readXMLInput(e, args[0], maxMessageBytes)
+	if errors.Is(err, msg.ErrNotMessage) {
+		return e.failf(exitFindings, "%v", err)
+	}
 	if err != nil {
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}
@@ -88,6 +96,48 @@ func runEmawShow(e *env, o *emawShowOptions, args []string) int {
 		return e.failf(exitError, "%v", err)
 	}
 	return exitOK
+}
+
+// readXMLInput reads an eM@w document like readInput, after judging its
+// first bytes: what is not XML is refused at once, naming the file, what
+// was found and what was expected (msg.Sniff), before the rest is read. A
+// file is read into a buffer of its size, not grown by doubling.
+func readXMLInput(e *env, name string, limit int64) ([]byte, error) {
+	var r io.Reader = e.stdin
+	size := int64(0)
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		r = f
+	} else {
+		name = "<stdin>"
+	}
+	br := bufio.NewReaderSize(r, msg.SniffLen)
+	head, err := br.Peek(msg.SniffLen)
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := msg.Sniff(head); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if size > limit {
+		return nil, fmt.Errorf("%s: larger than %d MiB; refused", name, limit>>20)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(size) + bytes.MinRead) // room for the read that sees EOF
+	if _, err := buf.ReadFrom(io.LimitReader(br, limit+1)); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%s: larger than %d MiB; refused", name, limit>>20)
+	}
+	return buf.Bytes(), nil
 }
 
 type jsonAnswer struct {

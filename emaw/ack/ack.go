@@ -99,8 +99,8 @@ const (
 	CodeParticipantUnknown = "2002"
 )
 
-// ClassifyCode returns the outcome a single Fehler code stands for.
-func ClassifyCode(code string) Outcome {
+// classifyCode returns the outcome a single Fehler code stands for.
+func classifyCode(code string) Outcome {
 	switch {
 	case code == CodeNotAssigned:
 		return OutcomeNotAssigned
@@ -139,7 +139,7 @@ func (e Ergebnis) Outcome() Outcome {
 	rank := map[Outcome]int{OutcomeNotAssigned: 4, OutcomeParticipantUnknown: 3, OutcomeRejected: 2, OutcomeBAError: 1}
 	best := OutcomeBAError
 	for _, f := range e.Fehler {
-		if o := ClassifyCode(f.Code); rank[o] > rank[best] {
+		if o := classifyCode(f.Code); rank[o] > rank[best] {
 			best = o
 		}
 	}

@@ -69,9 +69,9 @@ var personalElements = map[string]bool{
 
 var quoted = regexp.MustCompile(`'[^']*'`)
 
-// Redact removes quoted values from a problem about a personal element.
+// redact removes quoted values from a problem about a personal element.
 // libxml2 quotes the offending value ("The value 'X' has a length …").
-func Redact(p xsd.Problem) xsd.Problem {
+func redact(p xsd.Problem) xsd.Problem {
 	last := p.Path
 	if i := strings.LastIndexByte(last, '/'); i >= 0 {
 		last = last[i+1:]
@@ -174,7 +174,7 @@ func validate(ctx context.Context, b *schemas.Bundle, data []byte, name, note st
 	var problems []xsd.Problem
 	res, err := s.Validate(ctx, bytes.NewReader(data), name, func(p xsd.Problem) {
 		if !p.Warning {
-			problems = append(problems, Redact(p))
+			problems = append(problems, redact(p))
 		}
 	})
 	if err != nil {
@@ -194,27 +194,45 @@ type head struct {
 	Erstellt time.Time
 }
 
+// peekLen bounds what peek reads: Erstellt comes within the first few
+// hundred bytes of every eM@w document (in Kopf, or at the top of a
+// Quittung).
+const peekLen = 64 << 10
+
 // peek reads the root element, its version attribute and the first
 // Erstellt element (Kopf/Erstellt or Quittung/Erstellt), reading no
-// further. It never resolves entities or external references.
+// further, and never more than peekLen bytes. Input that does not start
+// like XML (see Sniff), text outside the root element and nesting deeper
+// than MaxDepth are refused with ErrNotMessage. It never resolves entities
+// or external references.
 func peek(data []byte) (head, error) {
 	var h head
-	d := xml.NewDecoder(bytes.NewReader(data))
+	if err := Sniff(data[:min(len(data), SniffLen)]); err != nil {
+		return h, err
+	}
+	d := xml.NewDecoder(bytes.NewReader(data[:min(len(data), peekLen)]))
 	d.Strict = true
 	depth := 0
 	inErstellt := false
 	var text strings.Builder
 	for {
+		line, col := d.InputPos() // where the next token starts
 		tok, err := d.Token()
 		if err != nil {
 			if h.Root == "" {
 				return h, fmt.Errorf("%w: %v", ErrNotMessage, err)
+			}
+			if len(data) > peekLen {
+				return h, fmt.Errorf("no Erstellt date in the first %d KiB", peekLen>>10)
 			}
 			return h, fmt.Errorf("no readable Erstellt date: %v", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
+			if depth > MaxDepth {
+				return h, fmt.Errorf("%w: more than %d levels (the limit) at line %d, column %d", ErrTooDeep, MaxDepth, line, col)
+			}
 			if depth == 1 {
 				if t.Name.Space != Namespace || (t.Name.Local != "Nachricht" && t.Name.Local != "Quittung") {
 					return h, fmt.Errorf("%w: root element {%s}%s; expected Nachricht or Quittung in namespace %s", ErrNotMessage, t.Name.Space, t.Name.Local, Namespace)
@@ -232,6 +250,9 @@ func peek(data []byte) (head, error) {
 		case xml.CharData:
 			if inErstellt {
 				text.Write(t)
+			}
+			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+				return h, fmt.Errorf("%w: text outside the root element at line %d, column %d", ErrNotMessage, line, col)
 			}
 		case xml.EndElement:
 			depth--

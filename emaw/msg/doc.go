@@ -23,6 +23,17 @@
 // Business rules beyond the XSD live in package rules; a message that
 // passes Marshal or Unmarshal is schema-valid, not necessarily acceptable.
 //
+// # Hostile input
+//
+// Unmarshal and ValidateDocument judge the first bytes before they parse
+// anything: input that does not begin like XML ([Sniff]) is refused at once
+// with [ErrNotXML], naming what kind of data was found and at which byte,
+// never quoting it. Choosing the bundle reads at most the first 64 KiB;
+// text outside the root element and elements nested deeper than [MaxDepth]
+// (32; the schemas nest four) are refused there, with line and column
+// ([ErrTooDeep]). Both refine [ErrNotMessage]. Past that point libxml2
+// validates and stops at its own depth limit of 256.
+//
 // # Personal data
 //
 // Teilnehmer and Person implement slog.LogValuer and log nothing personal.

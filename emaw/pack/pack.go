@@ -36,7 +36,10 @@
 // links and directories, too many entries, oversized entries, a total size
 // or a compression ratio above the limits (zip bombs), deeper nesting and
 // input that is not a ZIP each give a clear error, and nothing is
-// extracted.
+// extracted. Nesting ends at the second level (an event archive holds XML
+// and PDF files only); entries are counted from the central directory
+// before archive/zip builds a record for each, so an archive listing
+// millions of entries costs no more memory than its bytes.
 package pack
 
 import (
@@ -203,9 +206,9 @@ func writeEntry(zw *zip.Writer, name string, data []byte, method uint16) error {
 	return err
 }
 
-// EventArchive returns the archive of one event, as it appears in the
+// eventArchive returns the archive of one event, as it appears in the
 // upload.
-func EventArchive(ev Event) ([]byte, error) {
+func eventArchive(ev Event) ([]byte, error) {
 	if err := checkEvent(ev); err != nil {
 		return nil, err
 	}
@@ -242,7 +245,7 @@ func Write(w io.Writer, events []Event) (*Manifest, error) {
 		if i > 0 && strings.EqualFold(evs[i-1].ID, ev.ID) {
 			return nil, fmt.Errorf("%w %s: two events with this ID", ErrBadEvent, ev.ID)
 		}
-		a, err := EventArchive(ev)
+		a, err := eventArchive(ev)
 		if err != nil {
 			return nil, err
 		}

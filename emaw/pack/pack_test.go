@@ -209,8 +209,8 @@ func TestOpenRefuses(t *testing.T) {
 		}
 		ev := up.Events[0]
 		ev.Parts[0].Data = []byte("<Nachricht>changed</Nachricht>\n")
-		a, _ := EventArchive(ev)
-		return makeZip(t, entry{name: ManifestName, data: man, method: zip.Deflate}, entry{name: "EV-0001.zip", data: a}, entry{name: "EV-0002.zip", data: func() []byte { b, _ := EventArchive(up.Events[1]); return b }()})
+		a, _ := eventArchive(ev)
+		return makeZip(t, entry{name: ManifestName, data: man, method: zip.Deflate}, entry{name: "EV-0001.zip", data: a}, entry{name: "EV-0002.zip", data: func() []byte { b, _ := eventArchive(up.Events[1]); return b }()})
 	}()
 	zeros := bytes.Repeat([]byte{0}, 4<<20)
 	tests := []struct {

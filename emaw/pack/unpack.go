@@ -161,6 +161,12 @@ func Open(data []byte, name string, lim Limits) (*Upload, error) {
 
 // read checks and reads every entry of one archive.
 func (o *opener) read(data []byte, name string) ([]Part, error) {
+	// archive/zip builds a File for every directory record before a
+	// single one can be judged; count them first.
+	if left := o.lim.MaxEntries - o.entries; countEntries(data, left) > left {
+		return nil, &UnsafeError{Archive: name, Err: ErrTooMany,
+			Detail: fmt.Sprintf("its directory lists more than the %d entries left of the limit %d", left, o.lim.MaxEntries)}
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, &UnsafeError{Archive: name, Err: ErrNotZip, Detail: err.Error()}
@@ -196,7 +202,12 @@ func (o *opener) read(data []byte, name string) ([]Part, error) {
 		if err != nil {
 			return nil, &UnsafeError{Archive: name, Entry: f.Name, Err: ErrNotZip, Detail: err.Error()}
 		}
-		b, err := io.ReadAll(io.LimitReader(rc, o.lim.MaxEntryBytes+1))
+		// The declared size was checked against the limits: read into a
+		// buffer of that size (and one byte more, to see a lie).
+		var buf bytes.Buffer
+		buf.Grow(int(min(f.UncompressedSize64, uint64(o.lim.MaxEntryBytes))) + bytes.MinRead)
+		_, err = buf.ReadFrom(io.LimitReader(rc, o.lim.MaxEntryBytes+1))
+		b := buf.Bytes()
 		rc.Close()
 		if err != nil {
 			// archive/zip stops at the declared size and checks the CRC:

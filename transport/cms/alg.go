@@ -164,3 +164,15 @@ func algRefused(role string, oid asn1.ObjectIdentifier) error {
 	}
 	return &AlgorithmError{Role: role, OID: oid.String(), Reason: "not supported"}
 }
+
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA256:
+		return "SHA256"
+	case crypto.SHA384:
+		return "SHA384"
+	case crypto.SHA512:
+		return "SHA512"
+	}
+	return h.String()
+}

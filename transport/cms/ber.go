@@ -2,8 +2,10 @@ package cms
 
 import (
 	"bufio"
+	"encoding/asn1"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // This file holds the streaming BER layer: a writer for indefinite-length
@@ -34,6 +36,17 @@ const chunkSize = 64 << 10
 // SignerInfos): they are read whole, and a hostile length must not make us
 // allocate without bound.
 const maxElement = 16 << 20
+
+// maxDepth caps how deeply constructed elements nest in one BER layer (the
+// message, the decrypted content, the compressed content), counting the
+// layer's own structure, the elements read whole and the chunks of a
+// constructed OCTET STRING. The deepest real CMS goes is about 20 (a
+// signed attribute naming a certificate by issuer: SignedData, SignerInfo,
+// signedAttrs, Attribute, SET, SigningCertificateV2, ESSCertIDv2,
+// IssuerSerial, GeneralNames, Name, RDN, AttributeTypeAndValue). Without
+// the cap, "30 80" repeated drove the reader's recursion into a fatal
+// stack overflow (2.6 million frames for 6 MB).
+const maxDepth = 64
 
 // appendHeader appends a BER identifier and a definite length.
 func appendHeader(b []byte, tag byte, n int) []byte {
@@ -182,8 +195,8 @@ func (b *berReader) readByte() (byte, error) {
 	return c, nil
 }
 
-// peekTag returns the next identifier octet without consuming it; ok is
-// false at the end of the innermost open element.
+// more tells whether another element follows inside the innermost open
+// element: false at its end-of-contents or at the end of its length.
 func (b *berReader) more() (bool, error) {
 	if len(b.stack) > 0 {
 		f := b.stack[len(b.stack)-1]
@@ -255,6 +268,12 @@ func (b *berReader) header() (header, error) {
 		h.length = v
 	}
 	h.headerBytes = int(b.off - start)
+	if n := len(b.stack); n > 0 && !h.indefinite {
+		if f := b.stack[n-1]; !f.indefinite && b.off+h.length > f.end {
+			return header{}, &FormatError{Layer: b.what, Offset: start, Err: ErrMalformed,
+				Msg: fmt.Sprintf("element of %d bytes overruns the end of %s", h.length, f.name)}
+		}
+	}
 	return h, nil
 }
 
@@ -267,25 +286,33 @@ func (b *berReader) open(tag byte, name string) (header, error) {
 	if h.tag != tag {
 		return h, b.errorf(ErrMalformed, "expected %s (tag 0x%02x), found tag 0x%02x", name, tag, h.tag)
 	}
-	b.push(h, name)
-	return h, nil
+	return h, b.push(h, name)
 }
 
-func (b *berReader) push(h header, name string) {
+// push enters the constructed element whose header h was just read. It
+// refuses to nest deeper than maxDepth, so neither the stack nor the
+// recursion of element grows with the input.
+func (b *berReader) push(h header, name string) error {
+	if len(b.stack) >= maxDepth {
+		return &FormatError{Layer: b.what, Offset: b.off - int64(h.headerBytes), Err: ErrTooDeep,
+			Msg: fmt.Sprintf("constructed elements nest deeper than %d (the limit) in %s", maxDepth, name)}
+	}
 	b.stack = append(b.stack, frame{indefinite: h.indefinite, end: b.off + h.length, name: name})
+	return nil
 }
 
 // close leaves the innermost element, checking that it ends here.
 func (b *berReader) close() error {
 	f := b.stack[len(b.stack)-1]
 	if f.indefinite {
-		p := make([]byte, 2)
-		if _, err := io.ReadFull(b.r, p); err != nil {
+		p, err := b.r.Peek(2)
+		if err != nil {
 			return b.eof(err)
 		}
 		if p[0] != 0 || p[1] != 0 {
 			return b.errorf(ErrMalformed, "unexpected data at the end of %s", f.name)
 		}
+		b.r.Discard(2)
 		b.off += 2
 	} else if b.off != f.end {
 		return b.errorf(ErrMalformed, "unexpected data at the end of %s", f.name)
@@ -296,7 +323,10 @@ func (b *berReader) close() error {
 
 // element reads one whole element and returns it DER-shaped: indefinite
 // lengths are replaced by definite ones so encoding/asn1 can parse it.
-// Primitive content is kept byte for byte.
+// Primitive content is kept byte for byte. The element is built in one
+// buffer of at most maxElement bytes (plus its headers); each byte is moved
+// at most once per enclosing constructed element, so at most maxDepth
+// times.
 func (b *berReader) element(name string) ([]byte, error) {
 	h, err := b.header()
 	if err != nil {
@@ -306,24 +336,31 @@ func (b *berReader) element(name string) ([]byte, error) {
 }
 
 func (b *berReader) elementBody(h header, name string) ([]byte, error) {
-	if !h.constructed() || !h.indefinite {
-		if h.length > maxElement {
-			return nil, b.errorf(ErrMalformed, "%s of %d bytes exceeds the limit of %d", name, h.length, maxElement)
-		}
-		if !h.constructed() {
-			body := make([]byte, h.length)
-			if _, err := io.ReadFull(b.r, body); err != nil {
-				return nil, b.eof(err)
-			}
-			b.off += h.length
-			return tlv(h.tag, body), nil
-		}
+	return b.appendElement(nil, h, name)
+}
+
+// longHeader is the room appendElement keeps for a constructed element's
+// header until its length is known: the tag and a four-octet length.
+const longHeader = 6
+
+// appendElement appends the element whose header h has just been read to
+// out (which holds only the enclosing elements' bytes, so len(out) is what
+// the element read so far takes).
+func (b *berReader) appendElement(out []byte, h header, name string) ([]byte, error) {
+	if !h.indefinite && h.length > maxElement-int64(len(out)) {
+		return nil, b.errorf(ErrMalformed, "%s of %d bytes exceeds the limit of %d", name, h.length, maxElement)
+	}
+	if !h.constructed() {
+		out = appendHeader(out, h.tag, int(h.length))
+		return b.appendContent(out, h.length)
 	}
 	// Constructed: walk the children so nested indefinite lengths are
 	// normalised too.
-	b.push(h, name)
-	var parts [][]byte
-	total := 0
+	if err := b.push(h, name); err != nil {
+		return nil, err
+	}
+	start := len(out)
+	out = append(out, make([]byte, longHeader)...)
 	for {
 		ok, err := b.more()
 		if err != nil {
@@ -332,20 +369,46 @@ func (b *berReader) elementBody(h header, name string) ([]byte, error) {
 		if !ok {
 			break
 		}
-		c, err := b.element(name)
+		ch, err := b.header()
 		if err != nil {
 			return nil, err
 		}
-		total += len(c)
-		if total > maxElement {
+		if out, err = b.appendElement(out, ch, name); err != nil {
+			return nil, err
+		}
+		if len(out) > maxElement+maxDepth*longHeader {
 			return nil, b.errorf(ErrMalformed, "%s exceeds the limit of %d bytes", name, maxElement)
 		}
-		parts = append(parts, c)
 	}
 	if err := b.close(); err != nil {
 		return nil, err
 	}
-	return tlv(h.tag, parts...), nil
+	// Now that the length is known, write the real header and move the
+	// content up to it.
+	n := len(out) - start - longHeader
+	var hb [longHeader]byte
+	hdr := appendHeader(hb[:0], h.tag, n)
+	copy(out[start+len(hdr):], out[start+longHeader:])
+	copy(out[start:], hdr)
+	return out[:start+len(hdr)+n], nil
+}
+
+// appendContent appends the next n bytes of input to out. It grows out as
+// the bytes arrive, so a length that lies costs no more memory than the
+// input that backs it.
+func (b *berReader) appendContent(out []byte, n int64) ([]byte, error) {
+	for n > 0 {
+		k := int(min(n, chunkSize))
+		out = slices.Grow(out, k)
+		m, err := io.ReadFull(b.r, out[len(out):len(out)+k])
+		out = out[:len(out)+m]
+		b.off += int64(m)
+		if err != nil {
+			return nil, b.eof(err)
+		}
+		n -= int64(k)
+	}
+	return out, nil
 }
 
 // skip reads and discards one element.
@@ -368,14 +431,16 @@ func (b *berReader) expectEnd() error {
 // h has just been read: primitive, or constructed (definite or indefinite)
 // from nested chunks, as BER allows. Reading it to io.EOF consumes the
 // whole element.
-func (b *berReader) octets(h header, name string) io.Reader {
+func (b *berReader) octets(h header, name string) (io.Reader, error) {
 	o := &octetReader{b: b, name: name, base: len(b.stack)}
 	if h.constructed() {
-		b.push(h, name)
+		if err := b.push(h, name); err != nil {
+			return nil, err
+		}
 	} else {
 		o.left = h.length
 	}
-	return o
+	return o, nil
 }
 
 type octetReader struct {
@@ -413,7 +478,9 @@ func (o *octetReader) Read(p []byte) (int, error) {
 		case h.tag == tagOctetString:
 			o.left = h.length
 		case h.tag == tagOctetString|tagConstructed:
-			o.b.push(h, o.name)
+			if err := o.b.push(h, o.name); err != nil {
+				return 0, err
+			}
 		default:
 			return 0, o.b.errorf(ErrMalformed, "expected an OCTET STRING chunk in %s, found tag 0x%02x", o.name, h.tag)
 		}
@@ -431,4 +498,16 @@ func (o *octetReader) Read(p []byte) (int, error) {
 		err = nil
 	}
 	return n, err
+}
+
+func readOID(b *berReader, name string) (asn1.ObjectIdentifier, error) {
+	der, err := b.element(name)
+	if err != nil {
+		return nil, err
+	}
+	var oid asn1.ObjectIdentifier
+	if rest, err := asn1.Unmarshal(der, &oid); err != nil || len(rest) > 0 {
+		return nil, b.errorf(ErrMalformed, "%s is not an OBJECT IDENTIFIER", name)
+	}
+	return oid, nil
 }

@@ -69,7 +69,8 @@
 //
 // Every refusal wraps one sentinel (ErrCiphertext, ErrContentAltered,
 // ErrNotRecipient, ErrSignerExpired, ErrSignerNotYetValid,
-// ErrUntrustedSigner, ErrBadSignature, ErrTruncated, ...); *FormatError,
+// ErrUntrustedSigner, ErrBadSignature, ErrTruncated, ...; ErrTooDeep
+// refines ErrMalformed, so errors.Is matches both); *FormatError,
 // *CertificateError and *AlgorithmError carry the evidence (offset,
 // subject and serial, validity window, algorithm). With AES-CBC a damaged
 // ciphertext has no integrity check of its own and shows up as
@@ -80,6 +81,14 @@
 //
 // # Limits
 //
+//   - Each BER layer (the message, the decrypted content, the compressed
+//     content) nests at most 64 constructed elements (maxDepth; real CMS
+//     needs about 20), and an element read whole (certificates,
+//     RecipientInfos, SignerInfos) is at most 16 MiB. Deeper input is
+//     refused with ErrTooDeep (which wraps ErrMalformed), naming the layer,
+//     the byte offset and the limit, before anything deeper is read; the
+//     refusal costs constant memory, and every input byte is copied at
+//     most 64 times while an element is normalised to DER.
 //   - Recipients must have RSA keys (key transport); key agreement
 //     (ECDH) recipients are not supported. Signers may be RSA or ECDSA.
 //   - AES-GCM nonces must be 12 bytes (what RFC 5084 recommends and openssl

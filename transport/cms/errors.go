@@ -57,12 +57,18 @@ var (
 	ErrNotEncrypted = errors.New("message is not encrypted")
 )
 
+// ErrTooDeep refines ErrMalformed (errors.Is matches both): constructed
+// elements nest deeper than the reader allows (64 in one layer; real CMS
+// needs about 20). It is reported as a *FormatError at the offending
+// element's first byte, before that element is read.
+var ErrTooDeep = fmt.Errorf("%w: nesting too deep", ErrMalformed)
+
 // FormatError locates a structural problem in one layer of the message.
 type FormatError struct {
 	Layer  string // "message", "signed content", "compressed content"
 	Offset int64  // byte offset within that layer's stream
 	Msg    string
-	Err    error // ErrMalformed or ErrTruncated
+	Err    error // ErrMalformed (or ErrTooDeep, which wraps it) or ErrTruncated
 }
 
 func (e *FormatError) Error() string {

@@ -36,6 +36,10 @@ func FuzzOpen(f *testing.F) {
 			f.Add(sealed.Bytes())
 		}
 	}
+	// Nesting, deeper than the limit and within it.
+	f.Add(indefiniteNest(2 * (maxDepth + 2)))
+	f.Add(definiteNest(longHeader * (maxDepth + 2)))
+	f.Add(append(indefiniteNest(2*maxDepth), bytes.Repeat([]byte{0, 0}, maxDepth)...))
 	oo := p.openOptions(ProfileBSI) // accepts both profiles' algorithms
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var out bytes.Buffer
@@ -82,6 +86,10 @@ func FuzzOpenSigned(f *testing.F) {
 			f.Add(signed.Bytes())
 		}
 	}
+	// Nesting in the content's OCTET STRING chunks and in the certificates.
+	f.Add(append(signedPrefix(f, oidData), bytes.Repeat([]byte{tagOctetString | tagConstructed, 0x80}, maxDepth+2)...))
+	f.Add(append(append(signedPrefix(f, oidData), 0x04, 1, 'x', 0, 0, 0, 0, tagCtx0, 0x80), indefiniteNest(2*(maxDepth+2))...))
+	f.Add(definiteNest(longHeader * (maxDepth + 2)))
 	oo := p.openOptions(ProfileCompat)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		o := &opener{opts: oo}

@@ -33,6 +33,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -143,51 +144,104 @@ func Write(w io.Writer, fb *Feedback) error {
 // ErrFormat is wrapped by every error about a malformed feedback file.
 var ErrFormat = errors.New("not a feedback file of the model format")
 
-// Parse reads a feedback file. Unknown elements, a missing verdict or a
-// bad line number are errors naming the element.
-func Parse(r io.Reader) (*Feedback, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 256<<20))
-	if err != nil {
-		return nil, err
-	}
-	if bytes.Contains(data, []byte("<!DOCTYPE")) {
-		return nil, fmt.Errorf("%w: DOCTYPE declarations are refused", ErrFormat)
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
-	}
-	root := doc.Root()
-	if root == nil || root.Tag != "rueckmeldung" || root.NamespaceURI() != Namespace {
-		return nil, fmt.Errorf("%w: expected the root element <rueckmeldung xmlns=%q>", ErrFormat, Namespace)
-	}
+// Limits of Parse. The model nests three levels (rueckmeldung, befund, a
+// field of it), so deeper nesting is refused at the first element that
+// does not belong, wherever it appears.
+const (
+	// maxBytes bounds a feedback file: about a million findings.
+	maxBytes = 256 << 20
+	// maxValue bounds one element's text.
+	maxValue = 64 << 10
+)
+
+// Parse reads a feedback file, streaming: unknown or misplaced elements, a
+// DOCTYPE, a missing verdict or a bad line number are errors naming the
+// element and its line. Memory stays that of the findings read: no tree is
+// built, and no element nests deeper than the model.
+func Parse(r io.Reader) (*Feedback, error) { return parse(r, maxBytes) }
+
+// parse reads a feedback file of at most limit bytes.
+func parse(r io.Reader, limit int64) (*Feedback, error) {
+	cr := &capReader{r: r, limit: limit, left: limit + 1}
+	d := xml.NewDecoder(cr)
+	d.Strict = true
 	fb := &Feedback{Findings: []Finding{}}
-	for _, e := range root.ChildElements() {
-		v := strings.TrimSpace(e.Text())
-		switch e.Tag {
-		case "traegernummer":
-			fb.Traeger = v
-		case "berichtsmonat":
-			fb.Month = v
-		case "datei":
-			fb.File = v
-		case "sha256":
-			fb.SHA256 = strings.ToLower(v)
-		case "eingang":
-			fb.Received = v
-		case "ergebnis":
-			fb.Result = Result(v)
-		case "befund":
-			f, err := parseFinding(e, len(fb.Findings)+1)
-			if err != nil {
-				return nil, err
+	var (
+		path  []string // the open elements' local names
+		text  strings.Builder
+		f     Finding
+		found bool // the root was seen
+	)
+	for {
+		line, col := d.InputPos() // where the next token starts
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if cr.readErr != nil {
+				return nil, cr.readErr // reading failed: not a verdict on the file
 			}
-			fb.Findings = append(fb.Findings, f)
-		default:
-			return nil, fmt.Errorf("%w: unknown element <%s>", ErrFormat, e.Tag)
+			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+		at := fmt.Sprintf("at line %d, column %d", line, col)
+		switch t := tok.(type) {
+		case xml.Directive:
+			return nil, fmt.Errorf("%w: DOCTYPE declarations are refused (%s)", ErrFormat, at)
+		case xml.StartElement:
+			name := t.Name.Local
+			switch {
+			case len(path) == 0:
+				if found || name != "rueckmeldung" || t.Name.Space != Namespace {
+					return nil, fmt.Errorf("%w: expected the root element <rueckmeldung xmlns=%q>, found <%s> %s", ErrFormat, Namespace, name, at)
+				}
+				found = true
+			case len(path) == 1:
+				switch name {
+				case "traegernummer", "berichtsmonat", "datei", "sha256", "eingang", "ergebnis":
+				case "befund":
+					f = Finding{}
+				default:
+					return nil, fmt.Errorf("%w: unknown element <%s> %s", ErrFormat, name, at)
+				}
+			case len(path) == 2 && path[1] == "befund":
+				switch name {
+				case "stufe", "regel", "schwere", "modul", "merkmal", "zeile", "bgnummer", "kundennummer", "text":
+				default:
+					return nil, fmt.Errorf("%w: befund %d: unknown element <%s> %s", ErrFormat, len(fb.Findings)+1, name, at)
+				}
+			default:
+				return nil, fmt.Errorf("%w: element <%s> inside <%s> %s: the model nests no deeper than rueckmeldung, befund and its fields", ErrFormat, name, path[len(path)-1], at)
+			}
+			path = append(path, name)
+			text.Reset()
+		case xml.CharData:
+			if text.Len()+len(t) > maxValue {
+				return nil, fmt.Errorf("%w: the text of <%s> exceeds %d KiB (%s)", ErrFormat, path[len(path)-1], maxValue>>10, at)
+			}
+			text.Write(t)
+		case xml.EndElement:
+			v := strings.TrimSpace(text.String())
+			text.Reset()
+			switch {
+			case len(path) == 2 && path[1] == "befund":
+				if f.Rule == "" || (f.Severity != "Fehler" && f.Severity != "Hinweis") {
+					return nil, fmt.Errorf("%w: befund %d: <regel> and <schwere> (Fehler or Hinweis) are required", ErrFormat, len(fb.Findings)+1)
+				}
+				fb.Findings = append(fb.Findings, f)
+			case len(path) == 2:
+				setField(fb, path[1], v)
+			case len(path) == 3:
+				if err := setFinding(&f, path[2], v, len(fb.Findings)+1); err != nil {
+					return nil, err
+				}
+			}
+			path = path[:len(path)-1]
 		}
 	}
 	switch {
+	case !found:
+		return nil, fmt.Errorf("%w: expected the root element <rueckmeldung xmlns=%q>", ErrFormat, Namespace)
 	case fb.Result != Accepted && fb.Result != Rejected:
 		return nil, fmt.Errorf("%w: <ergebnis> %q: expected angenommen or abgelehnt", ErrFormat, fb.Result)
 	case fb.Traeger == "" || fb.Month == "":
@@ -199,41 +253,90 @@ func Parse(r io.Reader) (*Feedback, error) {
 	return fb, nil
 }
 
-func parseFinding(e *etree.Element, n int) (Finding, error) {
-	var f Finding
-	for _, c := range e.ChildElements() {
-		v := strings.TrimSpace(c.Text())
-		switch c.Tag {
-		case "stufe":
-			f.Stage = v
-		case "regel":
-			f.Rule = v
-		case "schwere":
-			f.Severity = v
-		case "modul":
-			f.Module = v
-		case "merkmal":
-			f.Merkmal = v
-		case "zeile":
-			l, err := strconv.Atoi(v)
-			if err != nil || l < 1 {
-				return f, fmt.Errorf("%w: befund %d: <zeile> %q: expected a line number", ErrFormat, n, v)
-			}
-			f.Line = l
-		case "bgnummer":
-			f.BG = v
-		case "kundennummer":
-			f.Kundennummer = v
-		case "text":
-			f.Text = v
-		default:
-			return f, fmt.Errorf("%w: befund %d: unknown element <%s>", ErrFormat, n, c.Tag)
+func setField(fb *Feedback, name, v string) {
+	switch name {
+	case "traegernummer":
+		fb.Traeger = v
+	case "berichtsmonat":
+		fb.Month = v
+	case "datei":
+		fb.File = v
+	case "sha256":
+		fb.SHA256 = strings.ToLower(v)
+	case "eingang":
+		fb.Received = v
+	case "ergebnis":
+		fb.Result = Result(v)
+	}
+}
+
+// setFinding sets one field of the n-th finding.
+func setFinding(f *Finding, name, v string, n int) error {
+	switch name {
+	case "stufe":
+		f.Stage = v
+	case "regel":
+		f.Rule = v
+	case "schwere":
+		f.Severity = v
+	case "modul":
+		f.Module = v
+	case "merkmal":
+		f.Merkmal = v
+	case "zeile":
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 1 {
+			return fmt.Errorf("%w: befund %d: <zeile> %q: expected a line number", ErrFormat, n, v)
 		}
+		f.Line = l
+	case "bgnummer":
+		f.BG = v
+	case "kundennummer":
+		f.Kundennummer = v
+	case "text":
+		f.Text = v
 	}
-	if f.Rule == "" || (f.Severity != "Fehler" && f.Severity != "Hinweis") {
-		return f, fmt.Errorf("%w: befund %d: <regel> and <schwere> (Fehler or Hinweis) are required", ErrFormat, n)
+	return nil
+}
+
+// capReader reads at most left bytes of r and then fails, so a feedback
+// file larger than limit is refused rather than cut. It also
+// fails on a run of more than maxValue bytes without a '<': encoding/xml
+// gathers a text node whole before it returns it, so a value (or a file
+// that is not XML) of any size would be held in memory before Parse could
+// judge it.
+type capReader struct {
+	r     io.Reader
+	limit int64
+	left  int64 // limit+1 at the start
+	off   int64 // bytes read
+	text  int64 // bytes since the last '<'
+	// readErr is the first error of r other than io.EOF.
+	readErr error
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("larger than %d KiB", c.limit>>10)
 	}
-	return f, nil
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF && c.readErr == nil {
+		c.readErr = err
+	}
+	if i := bytes.LastIndexByte(p[:n], '<'); i >= 0 {
+		c.text = int64(n - i - 1)
+	} else {
+		c.text += int64(n)
+	}
+	if c.text > maxValue {
+		return 0, fmt.Errorf("more than %d KiB of text without markup before byte %d", maxValue>>10, c.off+int64(n))
+	}
+	c.left -= int64(n)
+	c.off += int64(n)
+	return n, err
 }
 
 // Mapped is a finding with the source record it came from.
