@@ -101,6 +101,9 @@ type LeaseParams struct {
 type Ledger interface {
 	// LastRun returns the job's latest run; ok is false if it never ran.
 	LastRun(ctx context.Context, job string) (r RunRecord, ok bool, err error)
+	// LastSucceeded returns the job's latest run with OutcomeSucceeded;
+	// ok is false if none succeeded yet.
+	LastSucceeded(ctx context.Context, job string) (r RunRecord, ok bool, err error)
 	// AcquireLease takes the job's lease for p.Holder until p.Until, or
 	// renews it if p.Holder holds it. It returns false, and changes
 	// nothing, while another holder's lease is valid at p.Now.
@@ -169,6 +172,9 @@ type Scheduler struct {
 	// Poll is the longest wait between passes in Loop (new leases to
 	// take over, retries due). Defaults to 30 seconds.
 	Poll time.Duration
+	// OnFinish, if set, is called with every finished run (metrics,
+	// alerts).
+	OnFinish func(RunRecord)
 
 	once sync.Once
 	mu   sync.Mutex // guards running
@@ -332,6 +338,9 @@ func (s *Scheduler) tickJob(ctx context.Context, j Job) (RunRecord, bool, error)
 	}
 	if err := s.Ledger.RecordFinish(context.WithoutCancel(ctx), r); err != nil {
 		return r, true, err
+	}
+	if s.OnFinish != nil {
+		s.OnFinish(r)
 	}
 	return r, true, nil
 }

@@ -133,6 +133,24 @@ func Exercise(t *testing.T, open func(t *testing.T) scheduler.Ledger) {
 		if _, ok, _ := l.LastRun(ctx, "other"); ok {
 			t.Error("runs leak between jobs")
 		}
+		if _, ok, err := l.LastSucceeded(ctx, "j"); err != nil || ok {
+			t.Errorf("LastSucceeded before any success = %v, %v", ok, err)
+		}
+		r.Finished, r.Outcome = t0.Add(5*time.Minute), scheduler.OutcomeSucceeded
+		if err := l.RecordFinish(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		next := scheduler.RunRecord{Job: "j", ID: scheduler.RunID("j", at.Add(time.Hour)), ScheduledFor: at.Add(time.Hour), Attempt: 1, Holder: "a", Started: t0.Add(time.Hour)}
+		if err := l.RecordStart(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		next.Finished, next.Outcome, next.Detail = t0.Add(61*time.Minute), scheduler.OutcomeFailed, "rejected"
+		if err := l.RecordFinish(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := l.LastSucceeded(ctx, "j"); err != nil || !ok || got.ID != r.ID || !got.Finished.Equal(r.Finished) {
+			t.Errorf("LastSucceeded = %+v, %v, %v; want the run of %s", got, ok, err, at)
+		}
 	})
 }
 
