@@ -35,7 +35,7 @@ var layers = []struct {
 }
 
 // testOnly are packages made for tests; no production package imports them.
-var testOnly = []string{"basim/simtest", "transport/register/registertest", "transport/register/pgstore/pgtest"}
+var testOnly = []string{"basim/simtest", "flow/scheduler/schedulertest", "transport/register/registertest", "transport/register/pgstore/pgtest"}
 
 type listed struct {
 	ImportPath string
