@@ -19,6 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,6 +161,9 @@ func Open(ctx context.Context, file string, opt Options) (*Store, error) {
 	if file == "" || strings.ContainsAny(file, "?#") {
 		return nil, fmt.Errorf("register %q: expected a file path without ? or #", file)
 	}
+	if err := createPrivate(file); err != nil {
+		return nil, fmt.Errorf("register %s: %w", file, err)
+	}
 	dsn := func(txlock string) string {
 		return "file:" + file + "?_busy_timeout=" + strconv.FormatInt(opt.BusyTimeout.Milliseconds(), 10) +
 			"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=" + txlock
@@ -191,6 +197,24 @@ func Open(ctx context.Context, file string, opt Options) (*Store, error) {
 	}
 	go s.committer()
 	return s, nil
+}
+
+// createPrivate creates file (mode 0600) and its missing directories
+// (mode 0700) unless the file exists, so that SQLite opens a file only its
+// owner can read; SQLite gives the -wal and -shm files it creates the
+// database file's mode. An existing file keeps its mode.
+func createPrivate(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // prepareAll prepares queries on db, by query text.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -216,5 +217,31 @@ func TestMigratesVersion1(t *testing.T) {
 	defer rc.Close()
 	if b, err := io.ReadAll(rc); err != nil || string(b) != "kept" {
 		t.Fatalf("payload after migrating: %q, %v", b, err)
+	}
+}
+
+// TestFilesArePrivate: the database, its write-ahead log and shared
+// memory file are readable by their owner only, in a directory only the
+// owner can enter, whatever the umask.
+func TestFilesArePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	file := filepath.Join(dir, "register.db")
+	s := openAt(t, file, nil)
+	seed(t, s, 1)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o700 {
+		t.Errorf("directory %s: mode %04o, want 0700", dir, got)
+	}
+	for _, f := range []string{file, file + "-wal", file + "-shm"} {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o600 {
+			t.Errorf("%s: mode %04o, want 0600", filepath.Base(f), got)
+		}
 	}
 }
