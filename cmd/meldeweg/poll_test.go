@@ -153,7 +153,7 @@ func openRegisterT(t *testing.T, file string) register.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if _, err := store.Verify(context.Background()); err != nil {
+	if _, err := store.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("register does not verify: %v", err)
 	}
 	return store

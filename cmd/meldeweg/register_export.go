@@ -60,7 +60,7 @@ func runRegisterExport(e *env, fs *flag.FlagSet, args []string) int {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	rep, err := s.Verify(ctx)
+	rep, err := s.Verify(ctx, register.VerifyParams{})
 	if err != nil {
 		if code := runRegisterVerifyReport(e, loc, err); code != exitOK {
 			return code

@@ -42,7 +42,7 @@ func runRegisterVerify(e *env, fs *flag.FlagSet, args []string) int {
 		return e.failf(exitError, "%v", err)
 	}
 	defer s.Close()
-	rep, err := s.Verify(context.Background())
+	rep, err := s.Verify(context.Background(), register.VerifyParams{})
 	var ce *register.ChainError
 	switch {
 	case errors.As(err, &ce):

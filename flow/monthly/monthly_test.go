@@ -105,7 +105,7 @@ func events(t *testing.T, s register.Store, id register.MessageID) string {
 
 func mustVerify(t *testing.T, s register.Store) {
 	t.Helper()
-	if _, err := s.Verify(context.Background()); err != nil {
+	if _, err := s.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("register does not verify: %v", err)
 	}
 }

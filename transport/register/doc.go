@@ -21,7 +21,7 @@
 // store's clock, direction, channel, endpoint, message ID, related message
 // ID, correlation key, attempt, payload SHA-256 and size, actor and a short
 // detail. Its hash is SHA-256 over a canonical, versioned encoding of all
-// of these and the previous entry's hash (see NewEntry, the only place a
+// of these and the previous entry's hash (see newEntry, the only place a
 // hash is computed). Each store also keeps a head (last sequence number and
 // hash) updated in the same transaction, so removing entries from the end
 // is noticed too. VerifyChain recomputes everything and names the first
@@ -57,7 +57,7 @@
 //	sending ──Claim after the lease expired (worker died)──▶ sending, next attempt
 //	MarkRetry with no attempts left, or MarkDead from any non-final state ──▶ dead
 //
-// The same as a table (Apply and ClaimMessage implement exactly this):
+// The same as a table (Apply and claimMessage implement exactly this):
 //
 //	from                 transition                      to
 //	(none)               Enqueue                         queued

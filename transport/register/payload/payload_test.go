@@ -297,7 +297,7 @@ func TestDeleteIsRecordedAndChainVerifies(t *testing.T) {
 	if _, err := f.read(ref.SHA256); !errors.Is(err, register.ErrNotFound) {
 		t.Fatalf("Open after delete: got %v, want ErrNotFound", err)
 	}
-	if rep, err := f.reg.Verify(ctx); err != nil || rep.Entries != 2 {
+	if rep, err := f.reg.Verify(ctx, register.VerifyParams{}); err != nil || rep.Entries != 2 {
 		t.Fatalf("Verify after deletion = %+v, %v", rep, err)
 	}
 }

@@ -97,7 +97,7 @@ func appendParams(i int) register.AppendParams {
 
 func mustVerify(t *testing.T, s register.Store, want int64) {
 	t.Helper()
-	rep, err := s.Verify(context.Background())
+	rep, err := s.Verify(context.Background(), register.VerifyParams{})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}

@@ -77,7 +77,7 @@ func TestSQLRefusesUpdateAndDelete(t *testing.T) {
 			t.Errorf("%s: got %v, want the append-only refusal", stmt, err)
 		}
 	}
-	if _, err := s.Verify(context.Background()); err != nil {
+	if _, err := s.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("register no longer verifies after refused statements: %v", err)
 	}
 }
@@ -100,7 +100,7 @@ func TestVerifyCatchesDirectEdits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "register.db")
 			s := openAt(t, file, nil)
-			seed(t, s, 6)
+			entries := seed(t, s, 6)
 			db := rawDB(t, file)
 			for _, stmt := range []string{`DROP TRIGGER register_entries_no_update`, `DROP TRIGGER register_entries_no_delete`} {
 				if _, err := db.Exec(stmt); err != nil {
@@ -112,13 +112,19 @@ func TestVerifyCatchesDirectEdits(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			}
-			rep, err := s.Verify(context.Background())
+			rep, err := s.Verify(context.Background(), register.VerifyParams{})
 			if tt.wantSeq == 0 {
 				// Truncating the tail and rewinding the head consistently is
-				// beyond what a hash chain alone can see; an auditor's noted
-				// head hash catches it. The test documents that limit.
-				if err != nil || rep.Entries != 5 {
-					t.Fatalf("got %d entries, %v; want 5 entries verified", rep.Entries, err)
+				// beyond what a hash chain alone can see: only the dropped
+				// triggers are reported. An auditor's noted head hash
+				// (ExpectHead) catches it.
+				var fe *register.FindingsError
+				if !errors.As(err, &fe) || rep.Entries != 5 || len(fe.Findings) != 2 || fe.Findings[0].Check != "guard" {
+					t.Fatalf("got %d entries, %v; want 5 entries verified and the two dropped triggers", rep.Entries, err)
+				}
+				_, err = s.Verify(context.Background(), register.VerifyParams{ExpectHead: entries[5].Hash()})
+				if !errors.As(err, &fe) || fe.Findings[0].Check != "head" {
+					t.Fatalf("with the head noted before: got %v, want a head finding", err)
 				}
 				return
 			}
@@ -191,7 +197,8 @@ func TestMigratesVersion1(t *testing.T) {
 	}
 	s.Close()
 	db := rawDB(t, file)
-	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`, `UPDATE register_schema SET version = 1`} {
+	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`,
+		`ALTER TABLE register_entries DROP COLUMN payload_kept`, `UPDATE register_schema SET version = 1`} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -199,15 +206,15 @@ func TestMigratesVersion1(t *testing.T) {
 	db.Close()
 
 	s = openAt(t, file, nil)
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("SchemaVersion after migrating = %d, %v; want 2", v, err)
+	if v, want := must(s.SchemaVersion(ctx)), sqlitestore.MigrationVersions()[len(sqlitestore.MigrationVersions())-1]; v != want {
+		t.Fatalf("SchemaVersion after migrating = %d; want %d", v, want)
 	}
 	ap := old
 	ap.Payload, ap.Data = register.PayloadRef{SHA256: sha256.Sum256([]byte("v2")), Size: 2}, strings.NewReader("kept")
 	if _, err := s.Append(ctx, ap); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := s.Verify(ctx); err != nil || rep.Entries != 2 {
+	if rep, err := s.Verify(ctx, register.VerifyParams{}); err != nil || rep.Entries != 2 || rep.Payloads.Read != 1 {
 		t.Fatalf("Verify after migrating: %+v, %v", rep, err)
 	}
 	rc, err := s.Payload(ctx, ap.Payload.SHA256)
@@ -244,4 +251,11 @@ func TestFilesArePrivate(t *testing.T) {
 			t.Errorf("%s: mode %04o, want 0600", filepath.Base(f), got)
 		}
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
