@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -258,5 +259,9 @@ func openPayloads(fs *flag.FlagSet, loc string, store register.Store) (*payload.
 			dir = loc + ".payloads"
 		}
 	}
-	return payload.Open(dir, store)
+	ps, err := payload.Open(dir, store)
+	if errors.Is(err, payload.ErrNoKey) || errors.Is(err, payload.ErrWrongKey) {
+		return nil, fmt.Errorf("%w (--payloads names the directory of the register's payload.key)", err)
+	}
+	return ps, err
 }
