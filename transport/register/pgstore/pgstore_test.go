@@ -64,9 +64,44 @@ func openDSN(t *testing.T, dsn string, clock register.Clock) *pgstore.Store {
 }
 
 func TestConformance(t *testing.T) {
-	registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
-		return openDSN(t, newDB(t), clock)
+	registertest.Exercise(t, func(t *testing.T, clock register.Clock) (register.Store, registertest.Tamper) {
+		dsn := newDB(t)
+		return openDSN(t, dsn, clock), tamper{dsn}
 	})
+}
+
+// tamper changes the database as its owner could.
+type tamper struct{ dsn string }
+
+func (tm tamper) exec(t testing.TB, stmt string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, tm.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt, args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func (tm tamper) DropGuards(t testing.TB) {
+	tm.exec(t, `ALTER TABLE register_entries DISABLE TRIGGER USER`)
+}
+
+func (tm tamper) FlipPayloadByte(t testing.TB, sum register.Hash) {
+	tm.exec(t, `UPDATE register_payload_chunks SET data = set_byte(data, length(data)/2, get_byte(data, length(data)/2) # 1)
+		WHERE sha256 = $1 AND n = 0`, sum[:])
+}
+
+func (tm tamper) DeletePayloads(t testing.TB) {
+	tm.exec(t, `DELETE FROM register_payload_chunks`)
+	tm.exec(t, `DELETE FROM register_payloads`)
+}
+
+func (tm tamper) SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int) {
+	tm.exec(t, `UPDATE outbox_messages SET state = $1, attempt = $2 WHERE id = $3`, string(state), attempt, string(id))
 }
 
 func TestMigrationNumberingMatchesSQLite(t *testing.T) {

@@ -3,17 +3,18 @@
 // that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
-//		registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
-//			s, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlitestore.Options{Clock: clock})
+//		registertest.Exercise(t, func(t *testing.T, clock register.Clock) (register.Store, registertest.Tamper) {
+//			file := filepath.Join(t.TempDir(), "r.db")
+//			s, err := sqlitestore.Open(ctx, file, sqlitestore.Options{Clock: clock})
 //			…
 //			t.Cleanup(func() { s.Close() })
-//			return s
+//			return s, sqliteTamper{file}
 //		})
 //	}
 //
-// The suite only uses the public Store API, so it tests behaviour, not
-// backend internals. Tampering tests need raw database access and live in
-// each backend's own tests.
+// The suite uses the public Store API, so it tests behaviour, not backend
+// internals; the verification tests change the database through the
+// backend's Tamper (raw SQL) and expect Verify to report each change.
 package registertest
 
 import (
@@ -32,9 +33,26 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
-// OpenFunc opens a fresh, empty store whose times come from clock. It
-// registers its own cleanup with t.
-type OpenFunc func(t *testing.T, clock register.Clock) register.Store
+// OpenFunc opens a fresh, empty store whose times come from clock, and
+// returns it with a Tamper on its database. It registers its own cleanup
+// with t.
+type OpenFunc func(t *testing.T, clock register.Clock) (register.Store, Tamper)
+
+// Tamper changes a store's database behind its back, as someone with
+// write access to the database could; each backend's test implements it
+// with raw SQL. The verification tests use it.
+type Tamper interface {
+	// DropGuards removes or disables the append-only triggers on the
+	// entries.
+	DropGuards(t testing.TB)
+	// FlipPayloadByte flips one bit in the middle of the bytes kept for
+	// payload sum.
+	FlipPayloadByte(t testing.TB, sum register.Hash)
+	// DeletePayloads removes every kept payload.
+	DeletePayloads(t testing.TB)
+	// SetMessageState overwrites the outbox state and attempt of id.
+	SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int)
+}
 
 // Clock is a settable clock for tests; safe for concurrent use.
 type Clock struct {
@@ -62,15 +80,17 @@ func (c *Clock) Advance(d time.Duration) {
 var start = time.Date(2026, 3, 9, 23, 59, 30, 123456789, time.UTC)
 
 type bundle struct {
-	ctx   context.Context
-	store register.Store
-	clock *Clock
+	ctx    context.Context
+	store  register.Store
+	tamper Tamper
+	clock  *Clock
 }
 
 func setup(t *testing.T, open OpenFunc) *bundle {
 	t.Helper()
 	c := NewClock(start)
-	return &bundle{ctx: context.Background(), store: open(t, c.Now), clock: c}
+	s, tm := open(t, c.Now)
+	return &bundle{ctx: context.Background(), store: s, tamper: tm, clock: c}
 }
 
 func payload(s string) register.PayloadRef {
@@ -146,6 +166,8 @@ func events(t *testing.T, s register.Store, id register.MessageID) []string {
 // Exercise runs the conformance suite against the backend that open
 // creates.
 func Exercise(t *testing.T, open OpenFunc) {
+	exerciseVerify(t, open)
+
 	t.Run("AppendGetList", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)

@@ -28,9 +28,44 @@ func openAt(t *testing.T, file string, clock register.Clock) *sqlitestore.Store 
 }
 
 func TestConformance(t *testing.T) {
-	registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
-		return openAt(t, filepath.Join(t.TempDir(), "register.db"), clock)
+	registertest.Exercise(t, func(t *testing.T, clock register.Clock) (register.Store, registertest.Tamper) {
+		file := filepath.Join(t.TempDir(), "register.db")
+		return openAt(t, file, clock), tamper{file}
 	})
+}
+
+// tamper changes the file as someone with write access to it could.
+type tamper struct{ file string }
+
+func (tm tamper) exec(t testing.TB, stmt string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+tm.file+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt, args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func (tm tamper) DropGuards(t testing.TB) {
+	tm.exec(t, `DROP TRIGGER register_entries_no_update`)
+	tm.exec(t, `DROP TRIGGER register_entries_no_delete`)
+}
+
+func (tm tamper) FlipPayloadByte(t testing.TB, sum register.Hash) {
+	tm.exec(t, `UPDATE register_payload_chunks SET data = substr(data, 1, length(data)/2) || x'00' || substr(data, length(data)/2 + 2)
+		WHERE sha256 = ? AND n = 0`, sum[:])
+}
+
+func (tm tamper) DeletePayloads(t testing.TB) {
+	tm.exec(t, `DELETE FROM register_payload_chunks`)
+	tm.exec(t, `DELETE FROM register_payloads`)
+}
+
+func (tm tamper) SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int) {
+	tm.exec(t, `UPDATE outbox_messages SET state = ?, attempt = ? WHERE id = ?`, state, attempt, id)
 }
 
 func seed(t *testing.T, s register.Store, n int) []register.Entry {
