@@ -406,7 +406,7 @@ func TestKeyFilesArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for file, want := range map[string]os.FileMode{
-		f.ps.Dir(): 0o700,
+		f.ps.Dir():                                 0o700,
 		filepath.Join(f.ps.Dir(), "payload.key"):   0o600,
 		filepath.Join(f.ps.Dir(), "pseudonym.key"): 0o600,
 	} {
