@@ -252,16 +252,20 @@ const payloadsUsage = "`DIR` of the payload and pseudonym keys; payloads are kep
 // openPayloads opens the payload store of the register at loc: its keys
 // in the --payloads directory, the payloads in store.
 func openPayloads(fs *flag.FlagSet, loc string, store register.Store) (*payload.Store, error) {
-	dir := fs.Lookup("payloads").Value.String()
-	if dir == "" {
-		dir = "meldeweg-payloads"
-		if !isPostgresURL(loc) {
-			dir = loc + ".payloads"
-		}
-	}
-	ps, err := payload.Open(dir, store)
+	ps, err := payload.Open(payloadsDir(fs, loc), store)
 	if errors.Is(err, payload.ErrNoKey) || errors.Is(err, payload.ErrWrongKey) {
 		return nil, fmt.Errorf("%w (--payloads names the directory of the register's payload.key)", err)
 	}
 	return ps, err
+}
+
+// payloadsDir is --payloads, else the default for the register at loc.
+func payloadsDir(fs *flag.FlagSet, loc string) string {
+	if dir := fs.Lookup("payloads").Value.String(); dir != "" {
+		return dir
+	}
+	if isPostgresURL(loc) {
+		return "meldeweg-payloads"
+	}
+	return loc + ".payloads"
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Verify implements Store. Everything is read in one snapshot
@@ -183,8 +184,7 @@ func (v *verifier) guards(ctx context.Context, x Executor) error {
 			v.rep.Guards = append(v.rep.Guards, g.Name)
 			continue
 		}
-		v.find(Finding{Check: "guard", Subject: g.Name, Reason: "append-only guard " + g.Problem,
-			Expected: "present and enabled", Found: g.Problem})
+		v.find(Finding{Check: "guard", Subject: g.Name, Reason: "append-only trigger " + g.Problem})
 	}
 	return nil
 }
@@ -246,7 +246,7 @@ func (v *verifier) keptPayloads(ctx context.Context, x Executor) error {
 		v.rep.Payloads.Bytes += r.n
 		if err != nil {
 			v.find(Finding{Check: "payload", Seq: f.seq, Subject: sum, Reason: "kept bytes do not match the entry",
-				Expected: fmt.Sprintf("%d bytes with SHA-256 %s", f.ref.Size, sum), Found: err.Error()})
+				Expected: fmt.Sprintf("%d bytes with SHA-256 %s", f.ref.Size, sum), Found: strings.TrimPrefix(err.Error(), "payload "+sum+": ")})
 			continue
 		}
 		if v.p.Payloads != nil {
