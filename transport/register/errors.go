@@ -32,9 +32,6 @@ var (
 	// schema version is higher than this binary knows) or its version
 	// record is damaged. Nothing was migrated.
 	ErrSchemaVersion = errors.New("unsupported register schema version")
-	// ErrNotImplemented: the backend cannot do this; the package doc lists
-	// what each backend cannot do.
-	ErrNotImplemented = errors.New("not implemented by this register backend")
 )
 
 // FieldError names the field that made parameters invalid and what was

@@ -83,6 +83,43 @@ func TestEntryHashGolden(t *testing.T) {
 	}
 }
 
+// TestEntryHashGoldenKept pins encoding v2, used by entries that kept
+// their payload's bytes.
+func TestEntryHashGoldenKept(t *testing.T) {
+	p := params(1)
+	p.Data = strings.NewReader("sealed bytes")
+	e, err := newEntry(sum("prev"), 7, t0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.PayloadKept() || e.p.Data != nil {
+		t.Fatal("an entry with data does not record that it kept it, or holds on to the reader")
+	}
+	golden := filepath.Join("testdata", "entry-hash-v2.golden")
+	got := e.Hash().String() + "\n"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("entry hash changed: got %s, want %s", got, want)
+	}
+	// Disowning the kept payload breaks the hash.
+	r := e.Record()
+	r.PayloadKept = false
+	if RecordEntry(r).computeHash() == e.Hash() {
+		t.Error("an entry hashes the same whether or not it kept its payload")
+	}
+	if RecordEntry(e.Record()).computeHash() != e.Hash() {
+		t.Error("round trip through Record changed a v2 hash")
+	}
+}
+
 // TestHashCoversEveryField changes one field at a time and expects a
 // different hash each time.
 func TestHashCoversEveryField(t *testing.T) {
@@ -107,6 +144,7 @@ func TestHashCoversEveryField(t *testing.T) {
 		"payload_sz":  func(r *Record) { r.PayloadSize++ },
 		"detail":      func(r *Record) { r.Detail += "." },
 		"prev_hash":   func(r *Record) { r.PrevHash[31] ^= 1 },
+		"kept":        func(r *Record) { r.PayloadKept = true },
 	}
 	for name, mutate := range mutations {
 		t.Run(name, func(t *testing.T) {

@@ -622,19 +622,6 @@ var chunkPool = sync.Pool{New: func() any { return new(chunkBuf) }}
 func getChunk() *chunkBuf  { return chunkPool.Get().(*chunkBuf) }
 func putChunk(b *chunkBuf) { chunkPool.Put(b) }
 
-// Has reports whether payload sum is kept.
-func (s *Store) Has(ctx context.Context, sum register.Hash) (bool, error) {
-	rc, err := s.kept(ctx, sum)
-	if errors.Is(err, register.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	rc.Close()
-	return true, nil
-}
-
 // DeleteParams describes a retention deletion.
 type DeleteParams struct {
 	Payload   register.PayloadRef // required

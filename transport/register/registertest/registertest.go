@@ -54,24 +54,24 @@ type Tamper interface {
 	SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int)
 }
 
-// Clock is a settable clock for tests; safe for concurrent use.
-type Clock struct {
+// clock is a settable clock for tests; safe for concurrent use.
+type clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-// NewClock returns a clock standing at start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+// newClock returns a clock standing at start.
+func newClock(start time.Time) *clock { return &clock{now: start} }
 
 // Now returns the clock's time.
-func (c *Clock) Now() time.Time {
+func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
+func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
@@ -83,12 +83,12 @@ type bundle struct {
 	ctx    context.Context
 	store  register.Store
 	tamper Tamper
-	clock  *Clock
+	clock  *clock
 }
 
 func setup(t *testing.T, open OpenFunc) *bundle {
 	t.Helper()
-	c := NewClock(start)
+	c := newClock(start)
 	s, tm := open(t, c.Now)
 	return &bundle{ctx: context.Background(), store: s, tamper: tm, clock: c}
 }

@@ -266,25 +266,29 @@ func TestMigratesVersion1(t *testing.T) {
 // memory file are readable by their owner only, in a directory only the
 // owner can enter, whatever the umask.
 func TestFilesArePrivate(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "data")
-	file := filepath.Join(dir, "register.db")
-	s := openAt(t, file, nil)
-	seed(t, s, 1)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fi.Mode().Perm(); got != 0o700 {
-		t.Errorf("directory %s: mode %04o, want 0700", dir, got)
-	}
-	for _, f := range []string{file, file + "-wal", file + "-shm"} {
-		fi, err := os.Stat(f)
+	wantMode := func(file string, want os.FileMode) {
+		t.Helper()
+		fi, err := os.Stat(file)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := fi.Mode().Perm(); got != 0o600 {
-			t.Errorf("%s: mode %04o, want 0600", filepath.Base(f), got)
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %04o, want %04o", file, got, want)
 		}
+	}
+	// In a directory that exists (the working directory, say) ...
+	file := filepath.Join(t.TempDir(), "register.db")
+	seed(t, openAt(t, file, nil), 1)
+	for _, f := range []string{file, file + "-wal", file + "-shm"} {
+		wantMode(f, 0o600)
+	}
+	// ... and in one the store makes.
+	dir := filepath.Join(t.TempDir(), "data")
+	file = filepath.Join(dir, "register.db")
+	seed(t, openAt(t, file, nil), 1)
+	wantMode(dir, 0o700)
+	for _, f := range []string{file, file + "-wal", file + "-shm"} {
+		wantMode(f, 0o600)
 	}
 }
 
