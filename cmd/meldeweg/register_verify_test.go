@@ -83,6 +83,10 @@ func TestRegisterVerifySaysWhatItChecked(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
+	// show names the entry that kept the payload, a field of its hash.
+	if code, out, _ := runCLI(t, "register", "show", "1", "--register", file); code != exitOK || !strings.Contains(out, "kept with this entry") {
+		t.Errorf("register show 1: exit %d\n%s", code, out)
+	}
 	head := regexp.MustCompile(`head ([0-9a-f]{64})`).FindStringSubmatch(stdout)[1]
 	code, stdout, _ = runCLI(t, "register", "verify", "--register", file, "--expect-head", head)
 	if code != exitOK || !strings.Contains(stdout, "expected head: entry 5 of the chain") {
