@@ -52,6 +52,8 @@ type Tamper interface {
 	DeletePayloads(t testing.TB)
 	// SetMessageState overwrites the outbox state and attempt of id.
 	SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int)
+	// DeleteMessage removes message id from the outbox.
+	DeleteMessage(t testing.TB, id register.MessageID)
 }
 
 // clock is a settable clock for tests; safe for concurrent use.

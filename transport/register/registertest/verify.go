@@ -184,6 +184,17 @@ func exerciseVerify(t *testing.T, open OpenFunc) {
 		}
 	})
 
+	t.Run("VerifyFindsDeletedMessage", func(t *testing.T) {
+		t.Parallel()
+		b := setupVerify(t, open)
+		b.tamper.DeleteMessage(t, b.messageID)
+		_, fs := b.findings(t)
+		f := wantFinding(t, fs, "outbox", string(b.messageID))
+		if f.Found != "no message" || f.Seq != 6 || len(fs) != 1 {
+			t.Fatalf("findings %v: want only the missing message, last recorded by entry 6", fs)
+		}
+	})
+
 	t.Run("VerifyFindsMissingGuards", func(t *testing.T) {
 		t.Parallel()
 		b := setupVerify(t, open)

@@ -59,6 +59,10 @@ func (tm tamper) FlipPayloadByte(t testing.TB, sum register.Hash) {
 		WHERE sha256 = ? AND n = 0`, sum[:])
 }
 
+func (tm tamper) DeleteMessage(t testing.TB, id register.MessageID) {
+	tm.exec(t, `DELETE FROM outbox_messages WHERE id = ?`, string(id))
+}
+
 func (tm tamper) DeletePayloads(t testing.TB) {
 	tm.exec(t, `DELETE FROM register_payload_chunks`)
 	tm.exec(t, `DELETE FROM register_payloads`)
