@@ -135,6 +135,9 @@ func openOutbox(ctx context.Context, s *settings.Settings, mustExist bool) (*out
 		return nil, err
 	}
 	ps, err := payload.Open(s.Payloads, store)
+	if errors.Is(err, payload.ErrNoKey) || errors.Is(err, payload.ErrWrongKey) {
+		err = fmt.Errorf("%w (--payloads, or payloads in the configuration, names the directory of the register's payload.key)", err)
+	}
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -154,7 +154,7 @@ func openRegisterT(t *testing.T, file string) register.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if _, err := store.Verify(context.Background()); err != nil {
+	if _, err := store.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("register does not verify: %v", err)
 	}
 	return store
@@ -217,7 +217,7 @@ func assertNothingUnsealed(t *testing.T, regFile string, secrets ...string) {
 		head := make([]byte, 8)
 		_, err = io.ReadFull(rc, head)
 		rc.Close()
-		if err != nil || string(head) != "MWSEAL1\n" {
+		if err != nil || string(head) != "MWSEAL2\n" {
 			t.Errorf("payload %s of entry %d is not sealed at rest", e.Payload().SHA256, e.Seq())
 		}
 		n++

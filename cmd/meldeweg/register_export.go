@@ -30,7 +30,8 @@ computeHash). Times are RFC 3339 UTC with microseconds. The register holds
 no personal data: participants appear only as pseudonyms.
 
 The export verifies the chain first and refuses to export a broken one
-(exit 1); --output is written to a temporary file and renamed into place,
+(exit 1); other findings of a verification (payloads, outbox, guards) are
+warned about on standard error, and the intact chain is exported; --output is written to a temporary file and renamed into place,
 so a failed export leaves no partial file.
 
 EXIT CODES
@@ -65,11 +66,15 @@ func runRegisterExport(e *env, o *registerExportOptions, args []string) int {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	rep, err := s.Verify(ctx)
-	if err != nil {
-		if code := runRegisterVerifyReport(e, loc, err); code != exitOK {
-			return code
-		}
+	rep, err := s.Verify(ctx, register.VerifyParams{})
+	var fe *register.FindingsError
+	switch {
+	case errors.As(err, &fe):
+		// The chain is intact and is what is exported; say that something
+		// it vouches for disagrees.
+		fmt.Fprintf(e.stderr, "%s: warning: register %s: %s; run \"meldeweg register verify\"\n", e.name, loc, fe)
+	case err != nil:
+		return runRegisterVerifyReport(e, loc, err)
 	}
 
 	write := register.ExportJSONL

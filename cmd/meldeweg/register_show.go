@@ -111,7 +111,11 @@ func printEntry(e *env, en register.Entry) {
 	if r.PayloadSHA256.IsZero() {
 		row("payload", "-")
 	} else {
-		row("payload", fmt.Sprintf("sha256:%s (%d bytes)", r.PayloadSHA256, r.PayloadSize))
+		kept := ""
+		if r.PayloadKept {
+			kept = ", kept with this entry"
+		}
+		row("payload", fmt.Sprintf("sha256:%s (%d bytes%s)", r.PayloadSHA256, r.PayloadSize, kept))
 	}
 	row("detail", dash(r.Detail))
 	row("prev hash", r.PrevHash.String())

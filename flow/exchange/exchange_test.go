@@ -232,7 +232,7 @@ func TestPollSettlesAndRecordsInbound(t *testing.T) {
 	if len(again.Acks)+len(again.Inbound)+len(again.Resends) != 0 {
 		t.Errorf("second poll collected %+v, want nothing", again)
 	}
-	if _, err := tb.store.Verify(context.Background()); err != nil {
+	if _, err := tb.store.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatal(err)
 	}
 }

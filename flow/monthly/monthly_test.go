@@ -126,7 +126,7 @@ func detail(t *testing.T, s register.Store, id register.MessageID, ev register.E
 
 func mustVerify(t *testing.T, s register.Store) {
 	t.Helper()
-	if _, err := s.Verify(context.Background()); err != nil {
+	if _, err := s.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("register does not verify: %v", err)
 	}
 }

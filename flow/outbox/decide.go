@@ -30,8 +30,10 @@ const (
 	// corruptStop: the kept payload fails authentication. Dead at once,
 	// never sent.
 	corruptStop verdict = "corrupt"
-	// leave: ctx ended. Nothing is recorded; the message stays in sending
-	// and its lease brings it back.
+	// leave: ctx ended, or the payload key at hand is not the one the
+	// payload was sealed with (a configuration error, not the message's
+	// fault). Nothing is recorded; the message stays in sending and its
+	// lease brings it back once the configuration names the right key.
 	leave verdict = "leave"
 )
 
@@ -41,6 +43,8 @@ func decide(ctx context.Context, err error) verdict {
 	var se *client.StatusError
 	switch {
 	case ctx.Err() != nil:
+		return leave
+	case errors.Is(err, payload.ErrWrongKey) || errors.Is(err, payload.ErrNoKey):
 		return leave
 	case errors.Is(err, payload.ErrCorrupt):
 		return corruptStop

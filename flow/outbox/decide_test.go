@@ -39,6 +39,7 @@ func TestDecide(t *testing.T) {
 		{"409 another body under the ID", nil, status(409), conflict},
 		{"TLS trust", nil, fmt.Errorf("upload m: %w", &client.TLSError{Err: errors.New("x509: unknown authority")}), giveUp},
 		{"payload not kept", nil, fmt.Errorf("payload h: not kept: %w", register.ErrNotFound), giveUp},
+		{"payload sealed under another key", nil, fmt.Errorf("payload h: %w", &payload.KeyError{Want: "k1", Have: "k2"}), leave},
 		{"payload fails authentication on open", nil, fmt.Errorf("payload h: no sealed-payload header: %w", payload.ErrCorrupt), corruptStop},
 		{"payload fails authentication while sent", nil, fmt.Errorf("upload m: %w", fmt.Errorf("reading: %w: %w", client.ErrUploadBody, payload.ErrCorrupt)), corruptStop},
 		{"ctx ended", cancelled, fmt.Errorf("upload m: %w", context.Canceled), leave},

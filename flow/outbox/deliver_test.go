@@ -161,7 +161,7 @@ func TestEveryHTTPAttemptIsAnEntry(t *testing.T) {
 	if got, want := strings.Join(events, " "), "sealed queued sending attempt attempt attempt receipt sent"; got != want {
 		t.Errorf("events %q, want %q", got, want)
 	}
-	if _, err := b.ob.Store.Verify(context.Background()); err != nil {
+	if _, err := b.ob.Store.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -80,8 +80,8 @@
 // a message dead that another worker has meanwhile reclaimed. An answer
 // of the BA is opened in memory, bounded by Outbox.MaxAnswerBytes.
 //
-// A payload opened with the wrong instance key fails authentication just
-// like a tampered one (payload.ErrCorrupt) and is treated as corrupt:
-// until payloads name the key they were sealed with, a wrong --payloads
-// directory marks the messages it tries to send dead.
+// Payloads name the key they were sealed with, so a wrong payload key is
+// told apart from tampering: payload.ErrWrongKey leaves the message as it
+// is (the configuration is wrong, not the message), payload.ErrCorrupt
+// marks it dead.
 package outbox

@@ -61,7 +61,7 @@ func TestDeadWorkersLeaseIsReclaimedAtOnce(t *testing.T) {
 	if rw := only(lines, "retry-wait"); len(rw) != 1 || !strings.Contains(rw[0], "worker "+dead+" is gone") {
 		t.Errorf("retry-wait entries %q, want one saying that %s is gone", rw, dead)
 	}
-	if _, err := b.ob.Store.Verify(ctx); err != nil {
+	if _, err := b.ob.Store.Verify(ctx, register.VerifyParams{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.log.String(), "worker "+dead+" is gone (process") {

@@ -162,7 +162,7 @@ func TestSettleOnceWithItsFeedback(t *testing.T) {
 	if got := events(t, ob.Store, "u2"); got != "queued sending sent feedback feedback rejected" {
 		t.Fatalf("entries %q", got)
 	}
-	if _, err := ob.Store.Verify(ctx); err != nil {
+	if _, err := ob.Store.Verify(ctx, register.VerifyParams{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,7 +1,9 @@
 // Package register is Meldeweg's tamper-evident record of everything that
 // happens to a message, and the durable outbox that drives sending. It is
 // the shared vocabulary (entries, states, errors, the Store interface,
-// verification and export); the backends live in sub-packages:
+// verification and export) and the one implementation of Store
+// (NewStore), written once over a narrow Driver per database dialect; the
+// dialects live in sub-packages:
 //
 //   - sqlitestore: the embedded default (modernc.org/sqlite, no cgo).
 //   - pgstore: PostgreSQL via pgx v5, for several instances sharing one
@@ -21,16 +23,32 @@
 // store's clock, direction, channel, endpoint, message ID, related message
 // ID, correlation key, attempt, payload SHA-256 and size, actor and a short
 // detail. Its hash is SHA-256 over a canonical, versioned encoding of all
-// of these and the previous entry's hash (see NewEntry, the only place a
+// of these and the previous entry's hash (see newEntry, the only place a
 // hash is computed). Each store also keeps a head (last sequence number and
 // hash) updated in the same transaction, so removing entries from the end
 // is noticed too. VerifyChain recomputes everything and names the first
-// broken entry in a *ChainError.
+// broken entry in a *ChainError. An entry that kept its payload's bytes
+// (AppendParams.Data) says so (Entry.PayloadKept, encoding v2), so the
+// chain knows which payloads the store must hold.
 //
 // There is no API to change or delete an entry. Both backends refuse UPDATE
 // and DELETE on the entry table with triggers; someone with direct write
 // access to the database can drop the triggers, which is why Verify exists
 // and why auditors should keep the head hash of each export.
+//
+// # Verification
+//
+// Store.Verify reads one snapshot and checks, beyond the chain, what the
+// chain vouches for: the append-only triggers are present and enabled;
+// every payload an entry kept is held unless a later "payload-deleted"
+// entry names it, no payload is held that no entry names, and each kept
+// payload reads back whole — with a PayloadChecker (payload.Store, which
+// has the key) also its size and SHA-256; every outbox message is in the
+// state and attempt its last state entry says and has the payload,
+// channel, endpoint and correlation of its "queued" entry; and, given an
+// expected head noted earlier, the chain still contains it. Disagreements
+// are Findings with the evidence (entry, expected and found values), never
+// payload contents; the report says what was not checked.
 //
 // # No personal data in plain fields
 //
@@ -57,7 +75,7 @@
 //	sending ──Claim after the lease expired (worker died)──▶ sending, next attempt
 //	MarkRetry with no attempts left, or MarkDead from any non-final state ──▶ dead
 //
-// The same as a table (Apply and ClaimMessage implement exactly this):
+// The same as a table (Apply and claimMessage implement exactly this):
 //
 //	from                 transition                      to
 //	(none)               Enqueue                         queued
@@ -79,6 +97,16 @@
 // MarkRetry turns into dead once Attempt reaches MaxAttempts; Apply is the
 // one function that decides transitions, shared by both backends.
 //
+// # Limits
+//
+// Verify holds a few dozen bytes per distinct payload and message in
+// memory (it streams entries and payload bytes). It cannot tell whether
+// entries written before Meldeweg recorded kept payloads (schema version
+// 2 and older) kept theirs, so for those only the payloads still held are
+// checked. A chain truncated together with its head is only noticed
+// against an expected head noted earlier; signed checkpoints do not exist
+// yet.
+//
 // # What each backend cannot do
 //
 // SQLite: one writer at a time per database file. Every write transaction
@@ -98,7 +126,5 @@
 // immutability triggers bind every role except one that may drop them
 // (the table owner); run Meldeweg as a role that does not own the tables
 // if that matters.
-//
-// Neither backend returns ErrNotImplemented today; it is reserved for
-// future optional methods.
+
 package register

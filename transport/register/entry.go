@@ -67,42 +67,44 @@ func (p AppendParams) validate() error {
 }
 
 // Entry is one immutable register record. Its fields are unexported and
-// read through accessors; only NewEntry computes a chain hash, and
+// read through accessors; only newEntry computes a chain hash, and
 // RecordEntry restores a stored entry as found so that Verify can judge it.
 type Entry struct {
 	seq      int64
 	time     time.Time
-	p        AppendParams
+	p        AppendParams // without Data
+	kept     bool         // the entry kept its payload's bytes (p.Data was set)
 	prevHash Hash
 	hash     Hash
 }
 
-// NewEntry builds the entry that follows prev (the zero Hash for the first
+// newEntry builds the entry that follows prev (the zero Hash for the first
 // entry) as number seq at time at, and computes its chain hash. The time is
 // converted to UTC and truncated to microseconds, the precision every
 // backend stores. Invalid params give a *FieldError and no entry.
-func NewEntry(prev Hash, seq int64, at time.Time, p AppendParams) (Entry, error) {
+func newEntry(prev Hash, seq int64, at time.Time, p AppendParams) (Entry, error) {
 	if seq < 1 {
 		return Entry{}, &FieldError{Field: "Seq", Expected: "1 or more"}
 	}
 	if err := p.validate(); err != nil {
 		return Entry{}, err
 	}
-	e := Entry{seq: seq, time: at.UTC().Truncate(time.Microsecond), p: p, prevHash: prev}
+	e := Entry{seq: seq, time: at.UTC().Truncate(time.Microsecond), p: p, kept: p.Data != nil, prevHash: prev}
+	e.p.Data = nil
 	e.hash = e.computeHash()
 	return e, nil
 }
 
-// Chain builds the entries of ps, in order, to follow the register head
-// (prev, seq): each chains to the one before it, and the last is the new
-// head. A backend reads its head once per write, appends what Chain
-// returns and advances the head once. Invalid params give a *FieldError
-// and no entries.
-func Chain(prev Hash, seq int64, at time.Time, ps []AppendParams) ([]Entry, error) {
+// chainEntries builds the entries of ps, in order, to follow the register
+// head (prev, seq): each chains to the one before it, and the last is the
+// new head. The store reads its head once per write, appends what
+// chainEntries returns and advances the head once. Invalid params give a
+// *FieldError and no entries.
+func chainEntries(prev Hash, seq int64, at time.Time, ps []AppendParams) ([]Entry, error) {
 	es := make([]Entry, 0, len(ps))
 	for _, p := range ps {
 		seq++
-		e, err := NewEntry(prev, seq, at, p)
+		e, err := newEntry(prev, seq, at, p)
 		if err != nil {
 			return nil, err
 		}
@@ -126,8 +128,14 @@ func (e Entry) Correlation() CorrelationKey { return e.p.Correlation }
 func (e Entry) Attempt() int                { return e.p.Attempt }
 func (e Entry) Payload() PayloadRef         { return e.p.Payload }
 func (e Entry) Detail() string              { return e.p.Detail }
-func (e Entry) PrevHash() Hash              { return e.prevHash }
-func (e Entry) Hash() Hash                  { return e.hash }
+
+// PayloadKept reports whether the store kept the payload's bytes with this
+// entry (AppendParams.Data was given): until a later "payload-deleted"
+// entry names it, the store must hold it, which Verify checks. Entries
+// written before Meldeweg recorded this report false.
+func (e Entry) PayloadKept() bool { return e.kept }
+func (e Entry) PrevHash() Hash    { return e.prevHash }
+func (e Entry) Hash() Hash        { return e.hash }
 
 // LogValue logs the entry's keys only: no field holds personal data, but
 // Detail is left out to keep log lines short.
@@ -137,18 +145,29 @@ func (e Entry) LogValue() slog.Value {
 		slog.String("message_id", string(e.p.MessageID)), slog.String("hash", e.hash.String()))
 }
 
-// encodingVersion heads the canonical encoding; a new encoding gets a new
-// version and Verify keeps accepting the old ones.
-const encodingVersion = "meldeweg register entry v1"
+// The canonical encoding's versions head it; a new encoding gets a new
+// version and Verify keeps accepting the old ones. Version 2 is version 1
+// with one more number, 1, before the previous entry's hash, saying that
+// the entry kept its payload's bytes; it is used exactly for those
+// entries, so every other entry hashes as it always did, and an entry
+// cannot claim or disown a kept payload without breaking its hash.
+const (
+	encodingVersion     = "meldeweg register entry v1"
+	encodingVersionKept = "meldeweg register entry v2"
+)
 
 // computeHash is the one place the chain hash is computed: SHA-256 over a
 // canonical encoding of every field, each length-prefixed (strings and
 // hashes as uint32 length + bytes, numbers as 8-byte big-endian), in a
 // fixed order, starting with the encoding version and ending with the
-// previous entry's hash.
+// previous entry's hash (see encodingVersionKept for version 2).
 func (e Entry) computeHash() Hash {
 	h := sha256.New()
-	writeString(h, encodingVersion)
+	if e.kept {
+		writeString(h, encodingVersionKept)
+	} else {
+		writeString(h, encodingVersion)
+	}
 	writeInt(h, e.seq)
 	writeInt(h, e.time.UnixMicro())
 	writeString(h, string(e.p.Direction))
@@ -163,6 +182,9 @@ func (e Entry) computeHash() Hash {
 	writeBytes(h, e.p.Payload.SHA256[:])
 	writeInt(h, e.p.Payload.Size)
 	writeString(h, e.p.Detail)
+	if e.kept {
+		writeInt(h, 1)
+	}
 	writeBytes(h, e.prevHash[:])
 	var out Hash
 	h.Sum(out[:0])
@@ -201,6 +223,7 @@ type Record struct {
 	Attempt       int       `json:"attempt,omitempty"`
 	PayloadSHA256 Hash      `json:"payload_sha256"`
 	PayloadSize   int64     `json:"payload_size"`
+	PayloadKept   bool      `json:"payload_kept,omitempty"`
 	Detail        string    `json:"detail,omitempty"`
 	PrevHash      Hash      `json:"prev_hash"`
 	Hash          Hash      `json:"hash"`
@@ -212,14 +235,14 @@ func (e Entry) Record() Record {
 		Seq: e.seq, Time: e.time, Direction: string(e.p.Direction), Channel: string(e.p.Channel),
 		Event: string(e.p.Event), Actor: e.p.Actor.String(), Endpoint: e.p.Endpoint,
 		MessageID: string(e.p.MessageID), Related: string(e.p.Related), Correlation: e.p.Correlation.s,
-		Attempt: e.p.Attempt, PayloadSHA256: e.p.Payload.SHA256, PayloadSize: e.p.Payload.Size,
+		Attempt: e.p.Attempt, PayloadSHA256: e.p.Payload.SHA256, PayloadSize: e.p.Payload.Size, PayloadKept: e.kept,
 		Detail: e.p.Detail, PrevHash: e.prevHash, Hash: e.hash,
 	}
 }
 
 // RecordEntry restores a stored entry exactly as found, without checking
 // shapes or recomputing the hash: a tampered row must load so that Verify
-// can name it. Only backends call it.
+// can name it. An auditor uses it to verify an export (VerifyChain).
 func RecordEntry(r Record) Entry {
 	kind, name, _ := cutActor(r.Actor)
 	return Entry{
@@ -231,6 +254,7 @@ func RecordEntry(r Record) Entry {
 			Related: MessageID(r.Related), Correlation: CorrelationKey{r.Correlation}, Attempt: r.Attempt,
 			Payload: PayloadRef{SHA256: r.PayloadSHA256, Size: r.PayloadSize}, Detail: r.Detail,
 		},
+		kept:     r.PayloadKept,
 		prevHash: r.PrevHash,
 		hash:     r.Hash,
 	}

@@ -19,6 +19,11 @@ var (
 	// ErrChainBroken: verification found an entry whose hash or link does
 	// not match. The concrete error is a *ChainError.
 	ErrChainBroken = errors.New("register chain is broken")
+	// ErrInconsistent: the chain is intact, but something the chain
+	// vouches for disagrees with it: a kept payload, an outbox message, an
+	// append-only guard or an expected head. The concrete error is a
+	// *FindingsError listing each finding.
+	ErrInconsistent = errors.New("register does not agree with its chain")
 	// ErrInvalidParams: an append, enqueue or transition was refused before
 	// anything was written because a field is malformed. The concrete error
 	// is a *FieldError naming the field.
@@ -27,9 +32,6 @@ var (
 	// schema version is higher than this binary knows) or its version
 	// record is damaged. Nothing was migrated.
 	ErrSchemaVersion = errors.New("unsupported register schema version")
-	// ErrNotImplemented: the backend cannot do this; the package doc lists
-	// what each backend cannot do.
-	ErrNotImplemented = errors.New("not implemented by this register backend")
 )
 
 // FieldError names the field that made parameters invalid and what was

@@ -156,7 +156,7 @@ func (t Transition) With(entries ...AppendParams) Transition {
 	return t
 }
 
-// Before lists the entries With added; backends append them first.
+// Before lists the entries With added; the store appends them first.
 func (t Transition) Before() []AppendParams { return t.before }
 
 // To is the target state (MarkRetry may end in dead instead).
@@ -194,7 +194,7 @@ func MarkDead(id MessageID, reason string, actor Actor) Transition {
 
 // Apply decides a transition against the message as currently stored and
 // returns the updated message and the entry to append; it is the one place
-// the outbox's rules live, and every backend calls it inside its
+// the outbox's rules live, and the store calls it inside its
 // transaction before a compare-and-set update guarded by the old state
 // and attempt. A message in the wrong state or attempt gives a
 // *StateConflictError.
@@ -234,11 +234,11 @@ func Apply(m Message, t Transition, now time.Time) (Message, AppendParams, error
 	return n, messageEntry(n, Event(to), payload, t.actor, detail), nil
 }
 
-// ClaimMessage moves a claimable message (queued, retry-wait that is due,
+// claimMessage moves a claimable message (queued, retry-wait that is due,
 // or sending with an expired lease) to sending as a new attempt, and
-// returns the entry to append. Backends select candidates with Claimable's
-// rules and call it inside their transaction.
-func ClaimMessage(m Message, worker string, now time.Time) (Message, AppendParams) {
+// returns the entry to append. Claim selects candidates with claimable's
+// rules and calls it inside its transaction.
+func claimMessage(m Message, worker string, now time.Time) (Message, AppendParams) {
 	now = now.UTC().Truncate(time.Microsecond)
 	detail := "claimed by " + worker
 	if m.State == MessageSending {
@@ -253,8 +253,8 @@ func ClaimMessage(m Message, worker string, now time.Time) (Message, AppendParam
 	return n, messageEntry(n, EventSending, n.Payload, System("outbox"), truncateRunes(detail, 512))
 }
 
-// Claimable reports whether Claim may take m at now with the given lease.
-func Claimable(m Message, now time.Time, lease time.Duration) bool {
+// claimable reports whether Claim may take m at now with the given lease.
+func claimable(m Message, now time.Time, lease time.Duration) bool {
 	switch m.State {
 	case MessageQueued:
 		return true
@@ -266,11 +266,10 @@ func Claimable(m Message, now time.Time, lease time.Duration) bool {
 	return false
 }
 
-// NewMessage validates p and returns the message to store (queued, or
-// with ClaimBy sending) and the entries to append after p.Before: the
-// "queued" entry and, with ClaimBy, the "sending" one. Backends call it
-// inside their Enqueue transaction.
-func NewMessage(p EnqueueParams, now time.Time) (Message, []AppendParams, error) {
+// newMessageEntries validates p and returns the message to store
+// (queued, or with ClaimBy sending) and the entries to append after
+// p.Before: the "queued" entry and, with ClaimBy, the "sending" one.
+func newMessageEntries(p EnqueueParams, now time.Time) (Message, []AppendParams, error) {
 	m, ap, err := newMessage(p, now)
 	if err != nil {
 		return Message{}, nil, err
@@ -281,7 +280,7 @@ func NewMessage(p EnqueueParams, now time.Time) (Message, []AppendParams, error)
 	if !actorNameRe.MatchString(p.ClaimBy) {
 		return Message{}, nil, &FieldError{Field: "ClaimBy", Expected: "empty, or 1 to 64 characters from [A-Za-z0-9._@-]"}
 	}
-	n, claim := ClaimMessage(m, p.ClaimBy, now)
+	n, claim := claimMessage(m, p.ClaimBy, now)
 	return n, []AppendParams{ap, claim}, nil
 }
 
@@ -328,8 +327,8 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n])
 }
 
-// CheckClaim validates p and fills its defaults; backends call it first.
-func CheckClaim(p ClaimParams) (ClaimParams, error) {
+// checkClaim validates p and fills its defaults.
+func checkClaim(p ClaimParams) (ClaimParams, error) {
 	if !actorNameRe.MatchString(p.Worker) {
 		return p, &FieldError{Field: "Worker", Expected: "1 to 64 characters from [A-Za-z0-9._@-]"}
 	}

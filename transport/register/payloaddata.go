@@ -13,11 +13,11 @@ import (
 // holds a payload in memory.
 const PayloadChunkSize = 1 << 20
 
-// WriteChunks reads r to the end in chunks of PayloadChunkSize and calls
+// writeChunks reads r to the end in chunks of PayloadChunkSize and calls
 // put for each, numbered from 0; an empty r gives no chunk. It returns the
-// bytes and chunks written. Backends call it inside the transaction that
+// bytes and chunks written. The store calls it inside the transaction that
 // appends the entry the data belongs to.
-func WriteChunks(r io.Reader, put func(n int, chunk []byte) error) (size int64, chunks int, err error) {
+func writeChunks(r io.Reader, put func(n int, chunk []byte) error) (size int64, chunks int, err error) {
 	// A fresh megabyte per call, zeroed, cost more CPU than the rest of
 	// an eM@w delivery's register work (BenchmarkDelivery's profile).
 	bp := chunkBufs.Get().(*[]byte)
@@ -43,11 +43,11 @@ func WriteChunks(r io.Reader, put func(n int, chunk []byte) error) (size int64, 
 
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, PayloadChunkSize); return &b }}
 
-// ChunkReader reads a kept payload of chunks chunks, fetching chunk n
+// newChunkReader reads a kept payload of chunks chunks, fetching chunk n
 // with get only when the reader reaches it. A chunk that has gone (the
 // payload was deleted while it was read) is an error wrapping ErrNotFound,
 // never a short read.
-func ChunkReader(sum Hash, chunks int, get func(n int) ([]byte, error)) io.ReadCloser {
+func newChunkReader(sum Hash, chunks int, get func(n int) ([]byte, error)) io.ReadCloser {
 	return &chunkReader{sum: sum, chunks: chunks, get: get}
 }
 
@@ -83,9 +83,8 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 func (r *chunkReader) Close() error { return nil }
 
-// CheckDeletePayload validates DeletePayload's parameters; backends call
-// it first.
-func CheckDeletePayload(p AppendParams) error {
+// checkDeletePayload validates DeletePayload's parameters.
+func checkDeletePayload(p AppendParams) error {
 	switch {
 	case p.Event != EventPayloadDeleted:
 		return &FieldError{Field: "Event", Expected: `"payload-deleted"`}
@@ -96,7 +95,3 @@ func CheckDeletePayload(p AppendParams) error {
 	}
 	return p.validate()
 }
-
-// CheckEntry validates p as an append would, so a backend can refuse bad
-// parameters before it writes the entry's payload data.
-func CheckEntry(p AppendParams) error { return p.validate() }

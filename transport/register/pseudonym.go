@@ -24,25 +24,17 @@ func (p Pseudonym) String() string { return p.s }
 // IsZero reports whether p is the zero Pseudonym.
 func (p Pseudonym) IsZero() bool { return p.s == "" }
 
-// ParsePseudonym parses the String form.
-func ParsePseudonym(s string) (Pseudonym, error) {
-	if !pseudonymRe.MatchString(s) {
-		return Pseudonym{}, &FieldError{Field: "Pseudonym", Expected: `"ps1-" and 32 lower-case hex digits`}
-	}
-	return Pseudonym{s}, nil
-}
-
 // Pseudonymizer derives participant pseudonyms under one instance key.
 // It is safe for concurrent use.
 type Pseudonymizer struct{ key []byte }
 
-// PseudonymKeySize is the size of the instance key in bytes.
-const PseudonymKeySize = 32
+// pseudonymKeySize is the size of the instance key in bytes.
+const pseudonymKeySize = 32
 
-// NewPseudonymizer uses key, which must be PseudonymKeySize bytes.
+// NewPseudonymizer uses key, which must be pseudonymKeySize bytes.
 func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
-	if len(key) != PseudonymKeySize {
-		return nil, fmt.Errorf("pseudonym key: expected %d bytes, got %d", PseudonymKeySize, len(key))
+	if len(key) != pseudonymKeySize {
+		return nil, fmt.Errorf("pseudonym key: expected %d bytes, got %d", pseudonymKeySize, len(key))
 	}
 	return &Pseudonymizer{key: append([]byte(nil), key...)}, nil
 }
@@ -51,7 +43,7 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 // 0600, random) on first use. Losing the file means new pseudonyms for
 // everyone from then on; back it up with the register.
 func LoadPseudonymizer(path string) (*Pseudonymizer, error) {
-	key, err := keyfile.LoadOrCreate(path, PseudonymKeySize)
+	key, err := keyfile.LoadOrCreate(path, pseudonymKeySize)
 	if err != nil {
 		return nil, err
 	}

@@ -16,12 +16,28 @@ func TestHashAgainstOpenSSL(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("openssl not installed")
 	}
-	e := chain(t, 2)[1]
+	kept := params(1)
+	kept.Data = bytes.NewReader(nil)
+	ek, err := newEntry(sum("prev"), 7, t0, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Entry{chain(t, 2)[1], ek} {
+		referee(t, e)
+	}
+}
+
+func referee(t *testing.T, e Entry) {
+	t.Helper()
 	r := e.Record()
 	var b bytes.Buffer
 	str := func(s string) { binary.Write(&b, binary.BigEndian, uint32(len(s))); b.WriteString(s) }
 	num := func(v int64) { binary.Write(&b, binary.BigEndian, v) }
-	str("meldeweg register entry v1")
+	if r.PayloadKept {
+		str("meldeweg register entry v2")
+	} else {
+		str("meldeweg register entry v1")
+	}
 	num(r.Seq)
 	num(r.Time.UnixMicro())
 	for _, s := range []string{r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related, r.Correlation} {
@@ -31,6 +47,9 @@ func TestHashAgainstOpenSSL(t *testing.T) {
 	str(string(r.PayloadSHA256[:]))
 	num(r.PayloadSize)
 	str(r.Detail)
+	if r.PayloadKept {
+		num(1)
+	}
 	str(string(r.PrevHash[:]))
 	cmd := exec.Command("openssl", "dgst", "-sha256", "-r")
 	cmd.Stdin = &b

@@ -41,7 +41,7 @@ func chain(t *testing.T, n int) []Entry {
 	var out []Entry
 	var prev Hash
 	for i := range n {
-		e, err := NewEntry(prev, int64(i+1), t0.Add(time.Duration(i)*time.Second), params(i))
+		e, err := newEntry(prev, int64(i+1), t0.Add(time.Duration(i)*time.Second), params(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,10 +83,47 @@ func TestEntryHashGolden(t *testing.T) {
 	}
 }
 
+// TestEntryHashGoldenKept pins encoding v2, used by entries that kept
+// their payload's bytes.
+func TestEntryHashGoldenKept(t *testing.T) {
+	p := params(1)
+	p.Data = strings.NewReader("sealed bytes")
+	e, err := newEntry(sum("prev"), 7, t0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.PayloadKept() || e.p.Data != nil {
+		t.Fatal("an entry with data does not record that it kept it, or holds on to the reader")
+	}
+	golden := filepath.Join("testdata", "entry-hash-v2.golden")
+	got := e.Hash().String() + "\n"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("entry hash changed: got %s, want %s", got, want)
+	}
+	// Disowning the kept payload breaks the hash.
+	r := e.Record()
+	r.PayloadKept = false
+	if RecordEntry(r).computeHash() == e.Hash() {
+		t.Error("an entry hashes the same whether or not it kept its payload")
+	}
+	if RecordEntry(e.Record()).computeHash() != e.Hash() {
+		t.Error("round trip through Record changed a v2 hash")
+	}
+}
+
 // TestHashCoversEveryField changes one field at a time and expects a
 // different hash each time.
 func TestHashCoversEveryField(t *testing.T) {
-	base, err := NewEntry(sum("prev"), 7, t0, params(1))
+	base, err := newEntry(sum("prev"), 7, t0, params(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +144,7 @@ func TestHashCoversEveryField(t *testing.T) {
 		"payload_sz":  func(r *Record) { r.PayloadSize++ },
 		"detail":      func(r *Record) { r.Detail += "." },
 		"prev_hash":   func(r *Record) { r.PrevHash[31] ^= 1 },
+		"kept":        func(r *Record) { r.PayloadKept = true },
 	}
 	for name, mutate := range mutations {
 		t.Run(name, func(t *testing.T) {
@@ -146,7 +184,7 @@ func TestAppendParamsValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := params(0)
 			tt.mutate(&p)
-			_, err := NewEntry(Hash{}, 1, t0, p)
+			_, err := newEntry(Hash{}, 1, t0, p)
 			var fe *FieldError
 			switch {
 			case tt.field == "" && err != nil:
@@ -228,7 +266,7 @@ func TestVerifyChain(t *testing.T) {
 		}, head, 3, "stored hash does not match"},
 		{"content and hash changed", func() []Entry {
 			es := slices.Clone(good)
-			e, _ := NewEntry(es[1].Hash(), 3, t0, params(9))
+			e, _ := newEntry(es[1].Hash(), 3, t0, params(9))
 			es[2] = e
 			return es
 		}, head, 4, "link to the previous entry"},
@@ -381,18 +419,18 @@ func TestExportJSONLRoundTrip(t *testing.T) {
 	}
 }
 
-// TestChainFollowsTheHead: Chain builds what NewEntry one by one would,
+// TestChainFollowsTheHead: Chain builds what newEntry one by one would,
 // continuing from the head given; an invalid params gives no entries.
 func TestChainFollowsTheHead(t *testing.T) {
 	head := chain(t, 2)[1]
 	ps := []AppendParams{params(2), params(3), params(4)}
-	es, err := Chain(head.Hash(), head.Seq(), t0, ps)
+	es, err := chainEntries(head.Hash(), head.Seq(), t0, ps)
 	if err != nil || len(es) != 3 {
 		t.Fatalf("Chain: %d entries, %v", len(es), err)
 	}
 	prev := head.Hash()
 	for i, e := range es {
-		want, err := NewEntry(prev, head.Seq()+int64(i)+1, t0, ps[i])
+		want, err := newEntry(prev, head.Seq()+int64(i)+1, t0, ps[i])
 		if err != nil || e != want {
 			t.Fatalf("entry %d: %+v, want %+v (%v)", i, e, want, err)
 		}
@@ -400,7 +438,7 @@ func TestChainFollowsTheHead(t *testing.T) {
 	}
 	bad := params(5)
 	bad.Actor = Actor{}
-	if es, err := Chain(head.Hash(), head.Seq(), t0, []AppendParams{params(2), bad}); err == nil || es != nil {
+	if es, err := chainEntries(head.Hash(), head.Seq(), t0, []AppendParams{params(2), bad}); err == nil || es != nil {
 		t.Fatalf("Chain with an invalid params: %d entries, %v", len(es), err)
 	}
 }

@@ -8,7 +8,8 @@ import (
 
 // Store is the register and the outbox in one transactional store: every
 // outbox change appends its entry in the same transaction, so the two never
-// disagree. Implementations: sqlitestore (embedded default) and pgstore.
+// disagree. There is one implementation (NewStore) over a Driver per
+// database: sqlitestore (embedded default) and pgstore.
 // All methods are safe for concurrent use, also from several processes on
 // one database.
 //
@@ -23,18 +24,26 @@ type Store interface {
 	// List returns entries in sequence order after p.After, at most
 	// p.Limit of them; an empty slice means there are no more.
 	List(ctx context.Context, p ListParams) ([]Entry, error)
-	// Verify recomputes every entry's hash and link from the first entry
-	// on and checks the last one against the stored head. A broken chain
-	// is reported as a *ChainError (errors.Is ErrChainBroken) naming the
-	// first broken entry, together with the report up to it; other errors
-	// mean verification could not run.
-	Verify(ctx context.Context) (VerifyReport, error)
+	// Verify checks, in one read snapshot, that the register is what its
+	// chain says: it recomputes every entry's hash and link from the first
+	// entry on and checks the last one against the stored head; then that
+	// the append-only guards are in place, that every payload an entry
+	// kept is held (unless a later "payload-deleted" entry names it) and
+	// no other, that kept payloads read back whole (and, with
+	// p.Payloads, match the size and SHA-256 their entries name), and
+	// that each outbox message is in the state its last state entry
+	// says. A broken chain is reported as a *ChainError (errors.Is
+	// ErrChainBroken) naming the first broken entry, together with the
+	// report up to it; anything else that disagrees as a *FindingsError
+	// (errors.Is ErrInconsistent) with the full report; other errors mean
+	// verification could not run. The report says what was not checked.
+	Verify(ctx context.Context, p VerifyParams) (VerifyReport, error)
 
 	// Enqueue puts a new message in state queued. An existing ID gives
 	// ErrDuplicateMessage; a ResendOf that does not exist gives
 	// ErrNotFound.
 	Enqueue(ctx context.Context, p EnqueueParams) (Message, error)
-	// Claim moves up to p.Limit claimable messages (see Claimable), oldest
+	// Claim moves up to p.Limit claimable messages (queued, retry-wait that is due, or sending with an expired lease), oldest
 	// first, to sending as a new attempt, and returns them. No message is
 	// handed to two concurrent claimers. An empty slice means nothing is
 	// due.
@@ -53,9 +62,12 @@ type Store interface {
 	// AppendParams.Data), as they were given, or an error wrapping
 	// ErrNotFound when the store holds none (never stored, or deleted).
 	Payload(ctx context.Context, sum Hash) (io.ReadCloser, error)
+	// KeptPayloads lists the payloads the store keeps, by SHA-256, after
+	// p.After; an empty slice means there are no more.
+	KeptPayloads(ctx context.Context, p KeptPayloadsParams) ([]KeptPayload, error)
 	// DeletePayload appends p, a "payload-deleted" entry naming the
 	// payload, and removes the payload's kept bytes in the same
-	// transaction (see CheckDeletePayload). Entries keep the payload's
+	// transaction (see checkDeletePayload). Entries keep the payload's
 	// hash and size, so the chain still verifies. A payload the store does
 	// not hold is recorded all the same.
 	DeletePayload(ctx context.Context, p AppendParams) (Entry, error)
@@ -75,8 +87,8 @@ type ListParams struct {
 	MessageID MessageID
 }
 
-// CheckList fills ListParams defaults; backends call it first.
-func CheckList(p ListParams) (ListParams, error) {
+// checkList fills ListParams defaults.
+func checkList(p ListParams) (ListParams, error) {
 	if p.Limit == 0 {
 		p.Limit = 1000
 	}
@@ -89,6 +101,15 @@ func CheckList(p ListParams) (ListParams, error) {
 	return p, nil
 }
 
+// KeptPayloadsParams selects kept payloads.
+type KeptPayloadsParams struct {
+	// After: only payloads whose SHA-256 sorts after this; zero starts at
+	// the first.
+	After Hash
+	// Limit: at most this many; defaults to 1000, at most 10000.
+	Limit int
+}
+
 // MessagesParams selects messages. Zero fields do not filter.
 type MessagesParams struct {
 	State       MessageState
@@ -97,8 +118,8 @@ type MessagesParams struct {
 	Limit int
 }
 
-// CheckMessages fills MessagesParams defaults; backends call it first.
-func CheckMessages(p MessagesParams) (MessagesParams, error) {
+// checkMessages fills MessagesParams defaults.
+func checkMessages(p MessagesParams) (MessagesParams, error) {
 	if p.Limit == 0 {
 		p.Limit = 1000
 	}

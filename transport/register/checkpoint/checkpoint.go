@@ -132,7 +132,7 @@ func Take(ctx context.Context, s register.Store, origin string) (Checkpoint, err
 	if origin == "" || strings.ContainsAny(origin, "\n+ ") {
 		return Checkpoint{}, fmt.Errorf("checkpoint origin %q: want one word without spaces or '+'", origin)
 	}
-	rep, err := s.Verify(ctx)
+	rep, err := s.Verify(ctx, register.VerifyParams{})
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("the register does not verify, so it is not checkpointed: %w", err)
 	}

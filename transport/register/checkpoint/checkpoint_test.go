@@ -172,7 +172,7 @@ func signed(t *testing.T, s register.Store) checkpoint.Checkpoint {
 
 func mustBreak(t *testing.T, s register.Store, cp checkpoint.Checkpoint, why string) {
 	t.Helper()
-	if _, err := s.Verify(context.Background()); err != nil {
+	if _, err := s.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("the tampered register fails even the bare chain check (%v); the test does not show what checkpoints add", err)
 	}
 	_, err := checkpoint.Verify(context.Background(), s, cp)

@@ -15,7 +15,13 @@
 //
 // The bytes kept for a payload are
 //
-//	"MWSEAL1\n" | salt (32 random bytes) | chunk … | final chunk
+//	"MWSEAL2\n" | key ID (8 bytes) | salt (32 random bytes) | chunk … | final chunk
+//
+// The key ID is the first 8 bytes of SHA-256("meldeweg payload key id
+// v1\x00" | instance key): it names the key without revealing it, so a
+// payload read with the wrong key is refused with both key IDs instead of
+// failing authentication as if it were corrupt. Payloads sealed before
+// key IDs were recorded start "MWSEAL1\n" and have no key ID.
 //
 // Chunks are AES-256-GCM over 64 KiB of plaintext with a 16-byte tag; the
 // final chunk holds less than 64 KiB (possibly nothing). The key is
@@ -32,11 +38,22 @@
 // construction is the standard library's AES-GCM and HKDF arranged as
 // above; it is small enough to review.
 //
-// The instance key lives in <dir>/payload.key (32 random bytes, mode 0600),
-// created at first use. Losing it loses every payload; back it up apart
-// from the register. Registers from before payloads moved into the
+// The instance key lives in <dir>/payload.key (32 random bytes, mode 0600,
+// in a 0700 directory), created at first use — but never for a register
+// that already keeps payloads: a missing or wrong key (a wrong directory)
+// is a *KeyError naming the key ID the payloads want and the file looked
+// at. Losing the key loses every payload; back it up apart from the
+// register. Registers from before payloads moved into the
 // database kept them as files, <dir>/<first two hex digits>/<sha256>.sealed
 // in the same format; Open still reads those.
+//
+// # Limits
+//
+// Open checks the key against a few kept payloads (the first by SHA-256),
+// not all: a register that holds payloads sealed under two keys (made by
+// the defect this check fixes) opens with either, and reading a payload of
+// the other key is refused with both key IDs. Payloads sealed before key
+// IDs were recorded cannot tell a wrong key from damage.
 package payload
 
 import (
@@ -49,6 +66,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -63,7 +81,9 @@ import (
 )
 
 const (
-	magic     = "MWSEAL1\n"
+	magicV1   = "MWSEAL1\n" // no key ID
+	magic     = "MWSEAL2\n"
+	keyIDSize = 8
 	saltSize  = 32
 	chunkSize = 64 << 10
 	tagSize   = 16
@@ -77,27 +97,180 @@ var ErrCorrupt = errors.New("sealed payload is corrupt or was tampered with")
 // Store seals payloads for rest and reads them back from the register. It
 // is safe for concurrent use, also by several processes.
 type Store struct {
-	dir string
-	key []byte
-	reg register.Store
+	dir   string
+	key   []byte
+	keyID KeyID
+	reg   register.Store
 }
 
-// Open opens (creating it, mode 0700) the directory dir that holds the
-// instance key, dir/payload.key (created on first use, mode 0600), and
-// keeps payloads in reg.
+// KeyID names an instance key without revealing it.
+type KeyID [keyIDSize]byte
+
+// String is 16 hex digits.
+func (k KeyID) String() string { return hex.EncodeToString(k[:]) }
+
+func keyIDOf(key []byte) KeyID {
+	h := sha256.New()
+	h.Write([]byte("meldeweg payload key id v1\x00"))
+	h.Write(key)
+	var id KeyID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// Key errors; the concrete error is a *KeyError.
+var (
+	// ErrNoKey: the key file does not exist, and the register keeps
+	// payloads, so a new key must not be made.
+	ErrNoKey = errors.New("payload key not found")
+	// ErrWrongKey: payloads were sealed under another key than the one in
+	// the key file.
+	ErrWrongKey = errors.New("payload sealed under another key")
+)
+
+// KeyError says which key the payloads want and which file was looked at.
+type KeyError struct {
+	// Path is the key file looked at.
+	Path string
+	// Want is the key ID the payloads were sealed with; empty for
+	// payloads sealed before key IDs were recorded.
+	Want string
+	// Have is the key ID of the key in Path; empty if there is none.
+	Have string
+	// Payload is the payload that wants the key.
+	Payload register.Hash
+}
+
+func (e *KeyError) Error() string {
+	want := "key ID " + e.Want
+	if e.Want == "" {
+		want = "a key from before key IDs were recorded"
+	}
+	if e.Have == "" {
+		return fmt.Sprintf("payload key %s does not exist, but the register keeps payloads sealed with %s (payload %s); "+
+			"no new key is made for it: use the directory that holds that key, or restore it from the backup", e.Path, want, e.Payload)
+	}
+	return fmt.Sprintf("payload key %s has key ID %s, but payload %s is sealed with %s: wrong key directory?", e.Path, e.Have, e.Payload, want)
+}
+
+// Unwrap makes errors.Is work with ErrNoKey and ErrWrongKey.
+func (e *KeyError) Unwrap() error {
+	if e.Have == "" {
+		return ErrNoKey
+	}
+	return ErrWrongKey
+}
+
+// Open opens the directory dir that holds the instance key,
+// dir/payload.key, and keeps payloads in reg. If the key does not exist
+// and reg keeps no payloads, it creates the key (mode 0600) and dir (mode
+// 0700). If reg keeps payloads, the key must be theirs: a missing key or
+// one none of them was sealed with is a *KeyError, and nothing is
+// created.
 func Open(dir string, reg register.Store) (*Store, error) {
+	return open(dir, reg, true)
+}
+
+// Load is Open for commands that must change nothing: a missing key is a
+// *KeyError (errors.Is ErrNoKey) also when reg keeps no payloads.
+func Load(dir string, reg register.Store) (*Store, error) {
+	return open(dir, reg, false)
+}
+
+// samples is how many kept payloads Open checks the key against.
+const samples = 4
+
+func open(dir string, reg register.Store, create bool) (*Store, error) {
 	if reg == nil {
 		return nil, errors.New("payload store: no register to keep payloads in")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("payload store: %w", err)
-	}
-	key, err := keyfile.LoadOrCreate(filepath.Join(dir, "payload.key"), keySize)
+	ctx := context.Background()
+	path := filepath.Join(dir, "payload.key")
+	heads, err := sampleHeads(ctx, reg)
 	if err != nil {
 		return nil, fmt.Errorf("payload store: %w", err)
 	}
-	return &Store{dir: dir, key: key, reg: reg}, nil
+	var key []byte
+	_, serr := os.Stat(path)
+	switch {
+	case errors.Is(serr, fs.ErrNotExist) && (len(heads) > 0 || !create):
+		ke := &KeyError{Path: path}
+		if len(heads) > 0 {
+			ke.Payload, ke.Want = heads[0].sum, heads[0].want()
+		}
+		return nil, ke
+	case errors.Is(serr, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("payload store: %w", err)
+		}
+		key, err = keyfile.LoadOrCreate(path, keySize)
+	default:
+		key, err = keyfile.LoadOrCreate(path, keySize) // loads; refuses a file others can read
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payload store: %w", err)
+	}
+	s := &Store{dir: dir, key: key, keyID: keyIDOf(key), reg: reg}
+	var wrong *sealHead
+	for i, h := range heads {
+		if !h.hasID || h.id == s.keyID {
+			wrong = nil
+			break
+		}
+		if i == 0 {
+			wrong = &heads[0]
+		}
+	}
+	if wrong != nil {
+		return nil, &KeyError{Path: path, Want: wrong.want(), Have: s.keyID.String(), Payload: wrong.sum}
+	}
+	return s, nil
 }
+
+// sealHead is the start of a kept payload.
+type sealHead struct {
+	sum   register.Hash
+	hasID bool
+	id    KeyID
+}
+
+func (h sealHead) want() string {
+	if !h.hasID {
+		return ""
+	}
+	return h.id.String()
+}
+
+// sampleHeads reads the headers of the first few payloads reg keeps.
+func sampleHeads(ctx context.Context, reg register.Store) ([]sealHead, error) {
+	kept, err := reg.KeptPayloads(ctx, register.KeptPayloadsParams{Limit: samples})
+	if err != nil {
+		return nil, fmt.Errorf("listing kept payloads: %w", err)
+	}
+	var out []sealHead
+	for _, kp := range kept {
+		rc, err := reg.Payload(ctx, kp.SHA256)
+		if errors.Is(err, register.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, len(magic)+keyIDSize)
+		n, _ := io.ReadFull(rc, b)
+		rc.Close()
+		h := sealHead{sum: kp.SHA256}
+		if n == len(b) && string(b[:len(magic)]) == magic {
+			h.hasID = true
+			copy(h.id[:], b[len(magic):])
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// KeyID returns the ID of the instance key.
+func (s *Store) KeyID() KeyID { return s.keyID }
 
 // Dir returns the key directory.
 func (s *Store) Dir() string { return s.dir }
@@ -217,6 +390,7 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 		return nil, err
 	}
 	w.Write([]byte(magic))
+	w.Write(s.keyID[:])
 	w.Write(salt)
 	h := sha256.New()
 	in, sealed := getChunk(), getChunk()
@@ -290,24 +464,75 @@ func (s *Store) Open(ctx context.Context, sum register.Hash) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
-	// The chunks are read whole with io.ReadFull, so src needs no buffer
-	// of its own.
-	head := make([]byte, len(magic)+saltSize)
-	if _, err := io.ReadFull(src, head); err != nil || string(head[:len(magic)]) != magic {
-		src.Close()
-		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("payload %s: %w", sum, err)
-		}
-		return nil, fmt.Errorf("payload %s: no sealed-payload header: %w", sum, ErrCorrupt)
-	}
-	aead, err := s.aead(head[len(magic):])
+	r, err := s.newReader(src, sum)
 	if err != nil {
 		src.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// newReader reads the header of src, the kept bytes of payload sum, and
+// returns a reader of the plaintext. A payload sealed under another key
+// is a *KeyError.
+func (s *Store) newReader(src io.ReadCloser, sum register.Hash) (*reader, error) {
+	// The chunks are read whole with io.ReadFull, so src needs no buffer
+	// of its own.
+	head := make([]byte, len(magic)+keyIDSize+saltSize)
+	n, err := io.ReadFull(src, head[:len(magic)])
+	if err == nil {
+		switch string(head[:len(magic)]) {
+		case magic:
+			n, err = io.ReadFull(src, head[len(magic):])
+			if err == nil && !bytes.Equal(head[len(magic):len(magic)+keyIDSize], s.keyID[:]) {
+				var want KeyID
+				copy(want[:], head[len(magic):])
+				return nil, &KeyError{Path: filepath.Join(s.dir, "payload.key"), Want: want.String(), Have: s.keyID.String(), Payload: sum}
+			}
+			head = head[len(magic)+keyIDSize:]
+		case magicV1:
+			head = head[len(magic) : len(magic)+saltSize]
+			n, err = io.ReadFull(src, head)
+		default:
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("payload %s: %w", sum, err)
+		}
+		return nil, fmt.Errorf("payload %s: no sealed-payload header (%d bytes read): %w", sum, n, ErrCorrupt)
+	}
+	aead, err := s.aead(head)
+	if err != nil {
 		return nil, err
 	}
 	buf := getChunk()
 	return &reader{src: src, aead: aead, want: sum, h: sha256.New(), buf: buf, in: buf[:]}, nil
 }
+
+// CheckPayload implements register.PayloadChecker: it reads kept, the
+// bytes the register keeps for the payload ref names, to the end and
+// returns an error unless they authenticate under this instance's key and
+// are ref's size and SHA-256. Errors name the payload and the chunk,
+// never contents.
+func (s *Store) CheckPayload(ctx context.Context, ref register.PayloadRef, kept io.Reader) error {
+	r, err := s.newReader(io.NopCloser(kept), ref.SHA256)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return err
+	}
+	if n != ref.Size {
+		return fmt.Errorf("payload %s: %d bytes, the entry names %d: %w", ref.SHA256, n, ref.Size, ErrCorrupt)
+	}
+	return nil
+}
+
+var _ register.PayloadChecker = (*Store)(nil)
 
 type reader struct {
 	mu      sync.Mutex // Close may come from another goroutine (an HTTP transport does that)
@@ -396,19 +621,6 @@ var chunkPool = sync.Pool{New: func() any { return new(chunkBuf) }}
 
 func getChunk() *chunkBuf  { return chunkPool.Get().(*chunkBuf) }
 func putChunk(b *chunkBuf) { chunkPool.Put(b) }
-
-// Has reports whether payload sum is kept.
-func (s *Store) Has(ctx context.Context, sum register.Hash) (bool, error) {
-	rc, err := s.kept(ctx, sum)
-	if errors.Is(err, register.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	rc.Close()
-	return true, nil
-}
 
 // DeleteParams describes a retention deletion.
 type DeleteParams struct {

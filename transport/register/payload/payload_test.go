@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"meldeweg.dev/meldeweg/transport/register"
@@ -154,9 +155,6 @@ func TestNothingKeptUntilAppended(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Close()
-	if has, err := f.ps.Has(context.Background(), p.Ref.SHA256); has || err != nil {
-		t.Fatalf("Has before the entry was appended = %v, %v", has, err)
-	}
 	if _, err := f.read(p.Ref.SHA256); !errors.Is(err, register.ErrNotFound) {
 		t.Fatalf("Open of a payload never appended: %v, want ErrNotFound", err)
 	}
@@ -233,7 +231,7 @@ func rewrite(t *testing.T, dbFile string, sum register.Hash, change func([]byte)
 
 func TestTamperingIsDetected(t *testing.T) {
 	plain := random(2*chunk + 100)
-	const head = 8 + 32
+	const head = 8 + 8 + 32 // magic, key ID, salt
 	tests := []struct {
 		name   string
 		damage func(f *fixture) func([]byte) []byte
@@ -291,13 +289,13 @@ func TestDeleteIsRecordedAndChainVerifies(t *testing.T) {
 	if e.Event() != register.EventPayloadDeleted || e.Payload() != ref || e.Seq() != 2 {
 		t.Fatalf("deletion entry: event %s payload %v seq %d", e.Event(), e.Payload(), e.Seq())
 	}
-	if has, _ := f.ps.Has(ctx, ref.SHA256); has {
-		t.Fatal("the payload is still kept")
+	if _, err := f.reg.Payload(ctx, ref.SHA256); !errors.Is(err, register.ErrNotFound) {
+		t.Fatalf("the payload is still kept: %v", err)
 	}
 	if _, err := f.read(ref.SHA256); !errors.Is(err, register.ErrNotFound) {
 		t.Fatalf("Open after delete: got %v, want ErrNotFound", err)
 	}
-	if rep, err := f.reg.Verify(ctx); err != nil || rep.Entries != 2 {
+	if rep, err := f.reg.Verify(ctx, register.VerifyParams{}); err != nil || rep.Entries != 2 {
 		t.Fatalf("Verify after deletion = %+v, %v", rep, err)
 	}
 }
@@ -330,5 +328,91 @@ func TestFilesOfOlderRegistersAreRead(t *testing.T) {
 	}
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
 		t.Fatalf("file after deletion: %v", err)
+	}
+}
+
+// A wrong key directory must not get a fresh key for a register that keeps
+// payloads (that key could never open them); the error names the key ID
+// the payloads want and the file looked at, and nothing is created.
+func TestWrongDirectoryGetsNoNewKey(t *testing.T) {
+	f := open(t)
+	ref := f.keep(t, []byte("<Eintritt/>"))
+	wrong := filepath.Join(t.TempDir(), "elsewhere")
+	for name, openFn := range map[string]func(string, register.Store) (*payload.Store, error){"Open": payload.Open, "Load": payload.Load} {
+		_, err := openFn(wrong, f.reg)
+		var ke *payload.KeyError
+		if !errors.Is(err, payload.ErrNoKey) || !errors.As(err, &ke) {
+			t.Fatalf("%s of a directory without the key: %v, want ErrNoKey", name, err)
+		}
+		for _, want := range []string{f.ps.KeyID().String(), filepath.Join(wrong, "payload.key"), ref.SHA256.String()} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not name %s", name, err, want)
+			}
+		}
+		if _, err := os.Stat(wrong); !os.IsNotExist(err) {
+			t.Fatalf("%s created %s: %v", name, wrong, err)
+		}
+	}
+}
+
+// A directory holding another instance's key is refused at Open, naming
+// both key IDs; a payload sealed under another key than the one a store
+// has is refused when read, not reported as corrupt.
+func TestWrongKeyIsNamed(t *testing.T) {
+	ctx := context.Background()
+	f := open(t)
+	other := open(t) // another instance, with its own key
+	f.keep(t, []byte("<Eintritt/>"))
+	_, err := payload.Open(other.ps.Dir(), f.reg)
+	if !errors.Is(err, payload.ErrWrongKey) || !strings.Contains(err.Error(), f.ps.KeyID().String()) || !strings.Contains(err.Error(), other.ps.KeyID().String()) {
+		t.Fatalf("Open with another instance's key: %v, want ErrWrongKey naming both key IDs", err)
+	}
+	// A store opened with another key before the register kept anything.
+	reg, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	a, err := payload.Open(f.ps.Dir(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := payload.Open(other.ps.Dir(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Seal(ctx, bytes.NewReader([]byte("<Austritt/>")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := reg.Append(ctx, p.Entry(register.AppendParams{Direction: register.DirectionOut,
+		Channel: register.ChannelEmaw, Event: register.EventSealed, Actor: register.System("test")})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Open(ctx, p.Ref.SHA256)
+	if !errors.Is(err, payload.ErrWrongKey) || errors.Is(err, payload.ErrCorrupt) || !strings.Contains(err.Error(), a.KeyID().String()) {
+		t.Fatalf("reading a payload of another key: %v, want ErrWrongKey naming key %s", err, a.KeyID())
+	}
+}
+
+// The key directory is 0700 and the key files in it 0600.
+func TestKeyFilesArePrivate(t *testing.T) {
+	f := open(t)
+	if _, err := register.LoadPseudonymizer(filepath.Join(f.ps.Dir(), "pseudonym.key")); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]os.FileMode{
+		f.ps.Dir():                                 0o700,
+		filepath.Join(f.ps.Dir(), "payload.key"):   0o600,
+		filepath.Join(f.ps.Dir(), "pseudonym.key"): 0o600,
+	} {
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %04o, want %04o", file, got, want)
+		}
 	}
 }

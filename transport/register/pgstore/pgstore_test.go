@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/pgstore"
@@ -63,9 +64,48 @@ func openDSN(t *testing.T, dsn string, clock register.Clock) *pgstore.Store {
 }
 
 func TestConformance(t *testing.T) {
-	registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
-		return openDSN(t, newDB(t), clock)
+	registertest.Exercise(t, func(t *testing.T, clock register.Clock) (register.Store, registertest.Tamper) {
+		dsn := newDB(t)
+		return openDSN(t, dsn, clock), tamper{dsn}
 	})
+}
+
+// tamper changes the database as its owner could.
+type tamper struct{ dsn string }
+
+func (tm tamper) exec(t testing.TB, stmt string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, tm.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt, args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func (tm tamper) DropGuards(t testing.TB) {
+	tm.exec(t, `ALTER TABLE register_entries DISABLE TRIGGER USER`)
+}
+
+func (tm tamper) FlipPayloadByte(t testing.TB, sum register.Hash) {
+	tm.exec(t, `UPDATE register_payload_chunks SET data = set_byte(data, length(data)/2, get_byte(data, length(data)/2) # 1)
+		WHERE sha256 = $1 AND n = 0`, sum[:])
+}
+
+func (tm tamper) DeleteMessage(t testing.TB, id register.MessageID) {
+	tm.exec(t, `DELETE FROM outbox_messages WHERE id = $1`, string(id))
+}
+
+func (tm tamper) DeletePayloads(t testing.TB) {
+	tm.exec(t, `DELETE FROM register_payload_chunks`)
+	tm.exec(t, `DELETE FROM register_payloads`)
+}
+
+func (tm tamper) SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int) {
+	tm.exec(t, `UPDATE outbox_messages SET state = $1, attempt = $2 WHERE id = $3`, string(state), attempt, string(id))
 }
 
 func TestMigrationNumberingMatchesSQLite(t *testing.T) {
@@ -113,11 +153,11 @@ func TestSQLRefusesUpdateDeleteTruncate(t *testing.T) {
 		`DELETE FROM register_entries WHERE seq = 3`,
 		`TRUNCATE register_entries`,
 	} {
-		if _, err := conn.Exec(ctx, stmt); !pgstore.IsAppendOnlyRefusal(err) {
+		if _, err := conn.Exec(ctx, stmt); !isAppendOnlyRefusal(err) {
 			t.Errorf("%s: got %v, want the append-only refusal", stmt, err)
 		}
 	}
-	if _, err := s.Verify(ctx); err != nil {
+	if _, err := s.Verify(ctx, register.VerifyParams{}); err != nil {
 		t.Fatalf("register no longer verifies after refused statements: %v", err)
 	}
 }
@@ -150,7 +190,7 @@ func TestVerifyCatchesDirectEdits(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			}
-			_, err = s.Verify(ctx)
+			_, err = s.Verify(ctx, register.VerifyParams{})
 			var ce *register.ChainError
 			if !errors.As(err, &ce) {
 				t.Fatalf("got %v, want a *ChainError", err)
@@ -180,4 +220,11 @@ func TestSchemaVersionFromTheFutureIsRefused(t *testing.T) {
 	if _, err := pgstore.Open(ctx, dsn, pgstore.Options{}); !errors.Is(err, register.ErrSchemaVersion) {
 		t.Fatalf("got %v, want ErrSchemaVersion", err)
 	}
+}
+
+// isAppendOnlyRefusal reports whether err is the database refusing to
+// change or delete an entry.
+func isAppendOnlyRefusal(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.Contains(pe.Message, "append-only")
 }

@@ -3,17 +3,18 @@
 // that opens a fresh, empty store:
 //
 //	func TestConformance(t *testing.T) {
-//		registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
-//			s, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlitestore.Options{Clock: clock})
+//		registertest.Exercise(t, func(t *testing.T, clock register.Clock) (register.Store, registertest.Tamper) {
+//			file := filepath.Join(t.TempDir(), "r.db")
+//			s, err := sqlitestore.Open(ctx, file, sqlitestore.Options{Clock: clock})
 //			…
 //			t.Cleanup(func() { s.Close() })
-//			return s
+//			return s, sqliteTamper{file}
 //		})
 //	}
 //
-// The suite only uses the public Store API, so it tests behaviour, not
-// backend internals. Tampering tests need raw database access and live in
-// each backend's own tests.
+// The suite uses the public Store API, so it tests behaviour, not backend
+// internals; the verification tests change the database through the
+// backend's Tamper (raw SQL) and expect Verify to report each change.
 package registertest
 
 import (
@@ -32,28 +33,47 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
-// OpenFunc opens a fresh, empty store whose times come from clock. It
-// registers its own cleanup with t.
-type OpenFunc func(t *testing.T, clock register.Clock) register.Store
+// OpenFunc opens a fresh, empty store whose times come from clock, and
+// returns it with a Tamper on its database. It registers its own cleanup
+// with t.
+type OpenFunc func(t *testing.T, clock register.Clock) (register.Store, Tamper)
 
-// Clock is a settable clock for tests; safe for concurrent use.
-type Clock struct {
+// Tamper changes a store's database behind its back, as someone with
+// write access to the database could; each backend's test implements it
+// with raw SQL. The verification tests use it.
+type Tamper interface {
+	// DropGuards removes or disables the append-only triggers on the
+	// entries.
+	DropGuards(t testing.TB)
+	// FlipPayloadByte flips one bit in the middle of the bytes kept for
+	// payload sum.
+	FlipPayloadByte(t testing.TB, sum register.Hash)
+	// DeletePayloads removes every kept payload.
+	DeletePayloads(t testing.TB)
+	// SetMessageState overwrites the outbox state and attempt of id.
+	SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int)
+	// DeleteMessage removes message id from the outbox.
+	DeleteMessage(t testing.TB, id register.MessageID)
+}
+
+// clock is a settable clock for tests; safe for concurrent use.
+type clock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-// NewClock returns a clock standing at start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+// newClock returns a clock standing at start.
+func newClock(start time.Time) *clock { return &clock{now: start} }
 
 // Now returns the clock's time.
-func (c *Clock) Now() time.Time {
+func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
+func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
@@ -62,15 +82,17 @@ func (c *Clock) Advance(d time.Duration) {
 var start = time.Date(2026, 3, 9, 23, 59, 30, 123456789, time.UTC)
 
 type bundle struct {
-	ctx   context.Context
-	store register.Store
-	clock *Clock
+	ctx    context.Context
+	store  register.Store
+	tamper Tamper
+	clock  *clock
 }
 
 func setup(t *testing.T, open OpenFunc) *bundle {
 	t.Helper()
-	c := NewClock(start)
-	return &bundle{ctx: context.Background(), store: open(t, c.Now), clock: c}
+	c := newClock(start)
+	s, tm := open(t, c.Now)
+	return &bundle{ctx: context.Background(), store: s, tamper: tm, clock: c}
 }
 
 func payload(s string) register.PayloadRef {
@@ -97,7 +119,7 @@ func appendParams(i int) register.AppendParams {
 
 func mustVerify(t *testing.T, s register.Store, want int64) {
 	t.Helper()
-	rep, err := s.Verify(context.Background())
+	rep, err := s.Verify(context.Background(), register.VerifyParams{})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -146,6 +168,8 @@ func events(t *testing.T, s register.Store, id register.MessageID) []string {
 // Exercise runs the conformance suite against the backend that open
 // creates.
 func Exercise(t *testing.T, open OpenFunc) {
+	exerciseVerify(t, open)
+
 	t.Run("AppendGetList", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)

@@ -48,7 +48,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				wg.Wait()
 				total += time.Since(start)
-				rep, err := s.Verify(context.Background())
+				rep, err := s.Verify(context.Background(), register.VerifyParams{})
 				if err != nil || rep.Entries != int64(perIter) {
 					b.Fatalf("Verify = %+v, %v", rep, err)
 				}

@@ -25,7 +25,7 @@ func TestWriterPragmas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var got string
-		if err := s.w.QueryRow("PRAGMA " + tt.pragma).Scan(&got); err != nil {
+		if err := s.d.w.QueryRow("PRAGMA " + tt.pragma).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != tt.want {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,9 +28,48 @@ func openAt(t *testing.T, file string, clock register.Clock) *sqlitestore.Store 
 }
 
 func TestConformance(t *testing.T) {
-	registertest.Exercise(t, func(t *testing.T, clock register.Clock) register.Store {
-		return openAt(t, filepath.Join(t.TempDir(), "register.db"), clock)
+	registertest.Exercise(t, func(t *testing.T, clock register.Clock) (register.Store, registertest.Tamper) {
+		file := filepath.Join(t.TempDir(), "register.db")
+		return openAt(t, file, clock), tamper{file}
 	})
+}
+
+// tamper changes the file as someone with write access to it could.
+type tamper struct{ file string }
+
+func (tm tamper) exec(t testing.TB, stmt string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+tm.file+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt, args...); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
+func (tm tamper) DropGuards(t testing.TB) {
+	tm.exec(t, `DROP TRIGGER register_entries_no_update`)
+	tm.exec(t, `DROP TRIGGER register_entries_no_delete`)
+}
+
+func (tm tamper) FlipPayloadByte(t testing.TB, sum register.Hash) {
+	tm.exec(t, `UPDATE register_payload_chunks SET data = substr(data, 1, length(data)/2) || x'00' || substr(data, length(data)/2 + 2)
+		WHERE sha256 = ? AND n = 0`, sum[:])
+}
+
+func (tm tamper) DeleteMessage(t testing.TB, id register.MessageID) {
+	tm.exec(t, `DELETE FROM outbox_messages WHERE id = ?`, string(id))
+}
+
+func (tm tamper) DeletePayloads(t testing.TB) {
+	tm.exec(t, `DELETE FROM register_payload_chunks`)
+	tm.exec(t, `DELETE FROM register_payloads`)
+}
+
+func (tm tamper) SetMessageState(t testing.TB, id register.MessageID, state register.MessageState, attempt int) {
+	tm.exec(t, `UPDATE outbox_messages SET state = ?, attempt = ? WHERE id = ?`, state, attempt, id)
 }
 
 func seed(t *testing.T, s register.Store, n int) []register.Entry {
@@ -76,7 +116,7 @@ func TestSQLRefusesUpdateAndDelete(t *testing.T) {
 			t.Errorf("%s: got %v, want the append-only refusal", stmt, err)
 		}
 	}
-	if _, err := s.Verify(context.Background()); err != nil {
+	if _, err := s.Verify(context.Background(), register.VerifyParams{}); err != nil {
 		t.Fatalf("register no longer verifies after refused statements: %v", err)
 	}
 }
@@ -99,7 +139,7 @@ func TestVerifyCatchesDirectEdits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "register.db")
 			s := openAt(t, file, nil)
-			seed(t, s, 6)
+			entries := seed(t, s, 6)
 			db := rawDB(t, file)
 			for _, stmt := range []string{`DROP TRIGGER register_entries_no_update`, `DROP TRIGGER register_entries_no_delete`} {
 				if _, err := db.Exec(stmt); err != nil {
@@ -111,13 +151,19 @@ func TestVerifyCatchesDirectEdits(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			}
-			rep, err := s.Verify(context.Background())
+			rep, err := s.Verify(context.Background(), register.VerifyParams{})
 			if tt.wantSeq == 0 {
 				// Truncating the tail and rewinding the head consistently is
-				// beyond what a hash chain alone can see; an auditor's noted
-				// head hash catches it. The test documents that limit.
-				if err != nil || rep.Entries != 5 {
-					t.Fatalf("got %d entries, %v; want 5 entries verified", rep.Entries, err)
+				// beyond what a hash chain alone can see: only the dropped
+				// triggers are reported. An auditor's noted head hash
+				// (ExpectHead) catches it.
+				var fe *register.FindingsError
+				if !errors.As(err, &fe) || rep.Entries != 5 || len(fe.Findings) != 2 || fe.Findings[0].Check != "guard" {
+					t.Fatalf("got %d entries, %v; want 5 entries verified and the two dropped triggers", rep.Entries, err)
+				}
+				_, err = s.Verify(context.Background(), register.VerifyParams{ExpectHead: entries[5].Hash()})
+				if !errors.As(err, &fe) || fe.Findings[0].Check != "head" {
+					t.Fatalf("with the head noted before: got %v, want a head finding", err)
 				}
 				return
 			}
@@ -190,7 +236,8 @@ func TestMigratesVersion1(t *testing.T) {
 	}
 	s.Close()
 	db := rawDB(t, file)
-	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`, `UPDATE register_schema SET version = 1`} {
+	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`,
+		`ALTER TABLE register_entries DROP COLUMN payload_kept`, `UPDATE register_schema SET version = 1`} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -198,15 +245,15 @@ func TestMigratesVersion1(t *testing.T) {
 	db.Close()
 
 	s = openAt(t, file, nil)
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("SchemaVersion after migrating = %d, %v; want 2", v, err)
+	if v, want := must(s.SchemaVersion(ctx)), sqlitestore.MigrationVersions()[len(sqlitestore.MigrationVersions())-1]; v != want {
+		t.Fatalf("SchemaVersion after migrating = %d; want %d", v, want)
 	}
 	ap := old
 	ap.Payload, ap.Data = register.PayloadRef{SHA256: sha256.Sum256([]byte("v2")), Size: 2}, strings.NewReader("kept")
 	if _, err := s.Append(ctx, ap); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := s.Verify(ctx); err != nil || rep.Entries != 2 {
+	if rep, err := s.Verify(ctx, register.VerifyParams{}); err != nil || rep.Entries != 2 || rep.Payloads.Read != 1 {
 		t.Fatalf("Verify after migrating: %+v, %v", rep, err)
 	}
 	rc, err := s.Payload(ctx, ap.Payload.SHA256)
@@ -217,4 +264,41 @@ func TestMigratesVersion1(t *testing.T) {
 	if b, err := io.ReadAll(rc); err != nil || string(b) != "kept" {
 		t.Fatalf("payload after migrating: %q, %v", b, err)
 	}
+}
+
+// TestFilesArePrivate: the database, its write-ahead log and shared
+// memory file are readable by their owner only, in a directory only the
+// owner can enter, whatever the umask.
+func TestFilesArePrivate(t *testing.T) {
+	wantMode := func(file string, want os.FileMode) {
+		t.Helper()
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %04o, want %04o", file, got, want)
+		}
+	}
+	// In a directory that exists (the working directory, say) ...
+	file := filepath.Join(t.TempDir(), "register.db")
+	seed(t, openAt(t, file, nil), 1)
+	for _, f := range []string{file, file + "-wal", file + "-shm"} {
+		wantMode(f, 0o600)
+	}
+	// ... and in one the store makes.
+	dir := filepath.Join(t.TempDir(), "data")
+	file = filepath.Join(dir, "register.db")
+	seed(t, openAt(t, file, nil), 1)
+	wantMode(dir, 0o700)
+	for _, f := range []string{file, file + "-wal", file + "-shm"} {
+		wantMode(f, 0o600)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
