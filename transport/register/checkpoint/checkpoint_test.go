@@ -77,6 +77,9 @@ func backends() []backend {
 					`DROP TRIGGER register_entries_no_update`, `DROP TRIGGER register_entries_no_delete`,
 					fmt.Sprintf(`DELETE FROM register_entries WHERE seq > %d`, k),
 					fmt.Sprintf(`UPDATE register_head SET seq = %d, hash = (SELECT hash FROM register_entries WHERE seq = %d)`, k, k),
+					// put the guards back, so that verify finds nothing amiss
+					`CREATE TRIGGER register_entries_no_update BEFORE UPDATE ON register_entries BEGIN SELECT RAISE(ABORT, 'register entries are append-only: UPDATE refused'); END`,
+					`CREATE TRIGGER register_entries_no_delete BEFORE DELETE ON register_entries BEGIN SELECT RAISE(ABORT, 'register entries are append-only: DELETE refused'); END`,
 				}
 			},
 		},
@@ -118,6 +121,7 @@ func backends() []backend {
 					`ALTER TABLE register_entries DISABLE TRIGGER USER`,
 					fmt.Sprintf(`DELETE FROM register_entries WHERE seq > %d`, k),
 					fmt.Sprintf(`UPDATE register_head SET seq = %d, hash = (SELECT hash FROM register_entries WHERE seq = %d)`, k, k),
+					`ALTER TABLE register_entries ENABLE TRIGGER USER`, // the guards back on
 				}
 			},
 		},
