@@ -38,6 +38,10 @@ struct mw_limits {
  * whose private structures the bridge reads (libxml2_private.h). */
 #define MW_ERR_VERSION (-2)
 
+/* mw_validate's answer when libxml2's validator was not plugged into the
+ * parser as the bridge expects. */
+#define MW_ERR_PLUG (-3)
+
 /* Validates the document read through meldewegRead(handle) against schema.
  * Returns 0 if valid, >0 if invalid or not well-formed, <0 on internal
  * error. Problems are reported through meldewegProblem. */

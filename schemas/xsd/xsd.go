@@ -313,6 +313,9 @@ func (s *Schema) ValidateWith(ctx context.Context, r io.Reader, name string, opt
 			"but this build of Meldeweg reads private structures of libxml2 2.9.14 (see schemas/xsd/libxml2_private.h)",
 			name, C.GoString(C.xmlParserVersion))
 	}
+	if ret == C.MW_ERR_PLUG {
+		return st.res, fmt.Errorf("%s: cannot validate: libxml2's validator is not plugged into the parser as expected", name)
+	}
 	if st.fatal {
 		st.res.WellFormed = false
 	}
