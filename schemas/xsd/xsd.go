@@ -1,29 +1,3 @@
-// Package xsd validates XML documents against W3C XML Schemas with
-// libxml2's streaming (SAX) validator.
-//
-// Memory stays flat whatever the size of the document: nothing is built in
-// memory but the element stack. Every problem is reported, each with line,
-// column, element path and libxml2's message; a document that is not
-// well-formed stops at the first fatal error with its position.
-//
-// A compiled [Schema] is immutable and may be shared by any number of
-// concurrent validations; each validation has its own libxml2 context.
-//
-// # Never the network
-//
-// The package never opens a socket and reads no file on its own: every
-// resource a schema refers to (xs:include, xs:import, also by absolute
-// http(s) URL) is asked of the [Source] it was compiled from, and anything
-// a document names (external DTD subsets, external entities) is refused. A
-// document that declares DTD entities is refused at the declaration, which
-// rules out XXE and entity expansion ("billion laughs") alike.
-//
-// # Limits
-//
-// libxml2 2.9 validates XML Schema 1.0, not 1.1. Positions are those of the
-// start tag of the element a validity error concerns (the same line the
-// tree-based validator of xmllint --schema reports); the column is that of
-// the ">" closing the start tag.
 package xsd
 
 /*
