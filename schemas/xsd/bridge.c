@@ -188,6 +188,7 @@ struct mw_vstate {
   char *rbuf;
   int rpos, rlen, reof;
   int plugged, plug_failed;
+  int check_markup; /* measure names and attribute values */
 
   /* the plugged callbacks the wrappers call */
   void *plug;
@@ -766,6 +767,7 @@ static void w_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
   current_pos(st, &f->line, &f->col);
 
   char msg[256];
+  if (!st->check_markup) goto validate;
   if (name_too_long(st, localname) || name_too_long(st, prefix)) {
     snprintf(msg, sizeof msg, "element name longer than %ld bytes refused (the limit on names)",
              st->limits.max_name);
@@ -787,6 +789,7 @@ static void w_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
       return;
     }
   }
+validate:
   /* Attributes defaulted from the internal DTD subset come last; a tree
    * built by xmllint (without --dtdattr) does not have them, so neither
    * does the validator. */
@@ -865,9 +868,14 @@ static int plug(struct mw_vstate *st) {
   sax->processingInstruction = on_pi;
   sax->entityDecl = on_entity_decl;
   sax->internalSubset = on_internal_subset;
+  /* libxml2's parser refuses names and attribute values over its own
+   * limits unless XML_PARSE_HUGE is set; the bridge measures them only
+   * where its limits differ (measuring costs a strlen per name). */
   if (st->limits.max_text > XML_MAX_TEXT_LENGTH ||
       st->limits.max_name > XML_MAX_NAME_LENGTH)
     p->options |= XML_PARSE_HUGE;
+  st->check_markup = st->limits.max_text != XML_MAX_TEXT_LENGTH ||
+                     st->limits.max_name != XML_MAX_NAME_LENGTH;
   return 0;
 }
 
@@ -922,6 +930,23 @@ static void validity_error(void *ctx, xmlErrorPtr err) {
   int kind = err->domain == XML_FROM_SCHEMASV ? MW_KIND_VALIDITY
              : err->domain == XML_FROM_IO     ? MW_KIND_IO
                                               : MW_KIND_WELLFORMED;
+  /* libxml2's own size limits, in words an operator can act on. */
+  char clear[256];
+  if (err->domain == XML_FROM_PARSER && err->code == XML_ERR_NAME_TOO_LONG) {
+    snprintf(clear, sizeof clear,
+             "name longer than %d bytes refused (the limit on names)",
+             XML_MAX_NAME_LENGTH);
+    msg = clear;
+    kind = MW_KIND_SECURITY;
+  } else if (err->domain == XML_FROM_PARSER && err->code == XML_ERR_INTERNAL_ERROR &&
+             strstr(msg, "Huge input lookup") != NULL) {
+    snprintf(clear, sizeof clear,
+             "attribute value or markup longer than %d bytes refused (the "
+             "limit on text nodes)",
+             XML_MAX_TEXT_LENGTH);
+    msg = clear;
+    kind = MW_KIND_SECURITY;
+  }
   emit(st, kind, err->level, err->domain, err->code, err->line, err->int2, msg);
 }
 

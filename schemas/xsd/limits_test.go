@@ -70,6 +70,18 @@ func TestLimitsRefuseOversizedInput(t *testing.T) {
 			t.Fatalf("res = %+v %v, want valid", res, probs)
 		}
 	})
+	t.Run("at the defaults libxml2's parser refuses names and attribute values", func(t *testing.T) {
+		for _, tc := range []struct{ doc, msg string }{
+			{`<r><i other="` + strings.Repeat("v", xsd.DefaultMaxTextLength+1) + `"/></r>`, "attribute value or markup longer than 10000000 bytes refused"},
+			{"<r><" + strings.Repeat("n", xsd.DefaultMaxNameLength+1) + "/></r>", "name longer than 50000 bytes refused"},
+			{"<r><i " + strings.Repeat("a", xsd.DefaultMaxNameLength+1) + `="1"/></r>`, "name longer than 50000 bytes refused"},
+		} {
+			res, probs := validateWith(t, s, xsd.Options{}, tc.doc)
+			if res.WellFormed || len(probs) == 0 || probs[0].Kind != xsd.Security || !strings.Contains(probs[0].Message, tc.msg) {
+				t.Fatalf("res = %+v, problems %.300v, want refused: %q", res, probs, tc.msg)
+			}
+		}
+	})
 	t.Run("default is libxml2's 10,000,000 bytes", func(t *testing.T) {
 		res, probs := validateWith(t, s, xsd.Options{}, "<r><v>"+strings.Repeat("y", xsd.DefaultMaxTextLength+1)+"</v></r>")
 		if res.WellFormed || len(probs) != 1 || !strings.Contains(probs[0].Message, "longer than 10000000 bytes refused") {
