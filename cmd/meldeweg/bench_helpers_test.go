@@ -135,18 +135,27 @@ func benchReps() int {
 // fastest run is the best estimate of what the code can do, and the
 // highest RSS the honest bound.
 func bestOf(f func() procResult) procResult {
-	var best procResult
+	return bestOfEach(f)[0]
+}
+
+// bestOfEach is bestOf for several commands whose runs take turns
+// (a, b, c, a, b, c, …), so that a change in the machine's load falls on
+// all of them alike.
+func bestOfEach(fs ...func() procResult) []procResult {
+	best := make([]procResult, len(fs))
 	for i := 0; i < benchReps(); i++ {
-		r := f()
-		if i == 0 {
-			best = r
-			continue
+		for k, f := range fs {
+			r := f()
+			if i == 0 {
+				best[k] = r
+				continue
+			}
+			rss, cpu := max(best[k].MaxRSS, r.MaxRSS), min(best[k].CPU, r.CPU)
+			if r.Wall < best[k].Wall {
+				best[k] = r
+			}
+			best[k].MaxRSS, best[k].CPU = rss, cpu
 		}
-		rss, cpu := max(best.MaxRSS, r.MaxRSS), min(best.CPU, r.CPU)
-		if r.Wall < best.Wall {
-			best = r
-		}
-		best.MaxRSS, best.CPU = rss, cpu
 	}
 	return best
 }
