@@ -127,23 +127,26 @@ xmlSchemaPtr mw_compile(const char *entry_uri, uintptr_t handle) {
  * Validation
  *
  * xmlSchemaValidateStream plugs the validator into the parser's SAX
- * handler (xmlSchemaSAXPlug). At startDocument, before any element, the
- * bridge wraps five of the plugged callbacks (the handler is the public
- * xmlParserCtxt.sax): start and end tag, characters, ignorable whitespace
- * and CDATA. The wrappers
+ * handler (xmlSchemaSAXPlug; with no user handler, directly). At the first
+ * read, before the parser has seen a byte, the bridge wraps the plugged
+ * callbacks (the handler is the public xmlParserCtxt.sax): start and end
+ * tag, characters, ignorable whitespace and CDATA, and adds its own for
+ * comments, processing instructions and the DTD. The wrappers
  *
  *   - keep the element stack (name, line and column of each start tag), so
  *     every problem carries an element path;
- *   - coalesce character data: the validator appends each chunk the parser
- *     delivers with xmlStrncat, which measures the value so far every time,
- *     so a text node of n bytes in ~4 KB chunks costs O(n^2). The bridge
- *     gathers a text node (and so any run of chunks) in its own buffer,
- *     growing by doubling, and hands it over once, before the next markup
- *     event: O(n). It also means one "character content not allowed" error
- *     per text node instead of one per chunk;
+ *   - hand character data over once per text node where the validator keeps
+ *     it: the validator appends each chunk the parser delivers with
+ *     xmlStrncat, which measures the value so far every time, so a text node
+ *     of n bytes in ~4 KB chunks cost O(n^2). Where the validator does not
+ *     keep text, chunks pass through, or (where text is an error) only the
+ *     first offending chunk of a text node does: one error per text node, as
+ *     in a tree, in flat memory (see text_mode);
  *   - refuse text nodes, attribute values and names longer than the limits;
  *   - check xs:ID uniqueness and xs:IDREF targets with the types the
- *     validator assigned (see libxml2_private.h).
+ *     validator assigned (see libxml2_private.h);
+ *   - leave out attributes defaulted from the internal DTD subset, which a
+ *     tree built without XML_PARSE_DTDATTR does not have.
  */
 
 struct mw_frame {
