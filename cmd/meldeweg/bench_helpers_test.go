@@ -52,7 +52,10 @@ func meldewegBinary(tb testing.TB) string {
 
 // procResult is what one measured subprocess did.
 type procResult struct {
-	Wall   time.Duration
+	Wall time.Duration
+	// CPU is user plus system time. On a shared machine it is the steadier
+	// figure: wall time includes waiting for a core.
+	CPU    time.Duration
 	MaxRSS int64 // bytes
 	Exit   int
 	Stdout []byte
@@ -75,7 +78,7 @@ func runMeasured(tb testing.TB, env []string, name string, args ...string) procR
 		tb.Fatalf("benchmarks measure peak RSS with GNU time: apt-get install -y time")
 	}
 	rssFile := filepath.Join(tb.TempDir(), "rss")
-	cmd := exec.Command(timeBin, append([]string{"-f", "%M", "-o", rssFile, name}, args...)...)
+	cmd := exec.Command(timeBin, append([]string{"-f", "%U %S %M", "-o", rssFile, name}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -93,15 +96,22 @@ func runMeasured(tb testing.TB, env []string, name string, args ...string) procR
 	if err != nil {
 		tb.Fatalf("reading peak RSS of %s: %v", name, err)
 	}
-	// GNU time appends "Command exited with non-zero status N" lines before
-	// the figure; the figure (KiB) is the last line.
-	lines := strings.Fields(strings.TrimSpace(string(data)))
-	kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
-	if err != nil {
-		tb.Fatalf("peak RSS of %s: %q: %v", name, data, err)
+	// GNU time writes "Command exited with non-zero status N" before the
+	// figures; the figures (user s, system s, KiB) are the last three words.
+	words := strings.Fields(strings.TrimSpace(string(data)))
+	if len(words) < 3 {
+		tb.Fatalf("figures of %s: %q", name, data)
+	}
+	words = words[len(words)-3:]
+	user, err1 := strconv.ParseFloat(words[0], 64)
+	sys, err2 := strconv.ParseFloat(words[1], 64)
+	kib, err3 := strconv.ParseInt(words[2], 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		tb.Fatalf("figures of %s: %q: %v", name, data, err)
 	}
 	rss := kib * 1024
-	return procResult{Wall: wall, MaxRSS: rss, Exit: exit, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	cpu := time.Duration((user + sys) * float64(time.Second))
+	return procResult{Wall: wall, CPU: cpu, MaxRSS: rss, Exit: exit, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 }
 
 // mbps is throughput in MB/s (10^6 bytes per second).
@@ -120,19 +130,31 @@ func benchReps() int {
 	return 3
 }
 
-// bestOf runs f benchReps times and keeps the fastest wall time and the
-// highest peak RSS: the machine is shared, so the fastest run is the best
-// estimate of what the code can do, and the highest RSS the honest bound.
+// bestOf runs f benchReps times and keeps the fastest wall time, the
+// least CPU time and the highest peak RSS: the machine is shared, so the
+// fastest run is the best estimate of what the code can do, and the
+// highest RSS the honest bound.
 func bestOf(f func() procResult) procResult {
-	var best procResult
+	return bestOfEach(f)[0]
+}
+
+// bestOfEach is bestOf for several commands whose runs take turns
+// (a, b, c, a, b, c, …), so that a change in the machine's load falls on
+// all of them alike.
+func bestOfEach(fs ...func() procResult) []procResult {
+	best := make([]procResult, len(fs))
 	for i := 0; i < benchReps(); i++ {
-		r := f()
-		if i == 0 || r.Wall < best.Wall {
-			rss := max(best.MaxRSS, r.MaxRSS)
-			best = r
-			best.MaxRSS = rss
-		} else {
-			best.MaxRSS = max(best.MaxRSS, r.MaxRSS)
+		for k, f := range fs {
+			r := f()
+			if i == 0 {
+				best[k] = r
+				continue
+			}
+			rss, cpu := max(best[k].MaxRSS, r.MaxRSS), min(best[k].CPU, r.CPU)
+			if r.Wall < best[k].Wall {
+				best[k] = r
+			}
+			best[k].MaxRSS, best[k].CPU = rss, cpu
 		}
 	}
 	return best

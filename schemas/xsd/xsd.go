@@ -1,29 +1,3 @@
-// Package xsd validates XML documents against W3C XML Schemas with
-// libxml2's streaming (SAX) validator.
-//
-// Memory stays flat whatever the size of the document: nothing is built in
-// memory but the element stack. Every problem is reported, each with line,
-// column, element path and libxml2's message; a document that is not
-// well-formed stops at the first fatal error with its position.
-//
-// A compiled [Schema] is immutable and may be shared by any number of
-// concurrent validations; each validation has its own libxml2 context.
-//
-// # Never the network
-//
-// The package never opens a socket and reads no file on its own: every
-// resource a schema refers to (xs:include, xs:import, also by absolute
-// http(s) URL) is asked of the [Source] it was compiled from, and anything
-// a document names (external DTD subsets, external entities) is refused. A
-// document that declares DTD entities is refused at the declaration, which
-// rules out XXE and entity expansion ("billion laughs") alike.
-//
-// # Limits
-//
-// libxml2 2.9 validates XML Schema 1.0, not 1.1. Positions are those of the
-// start tag of the element a validity error concerns (the same line the
-// tree-based validator of xmllint --schema reports); the column is that of
-// the ">" closing the start tag.
 package xsd
 
 /*
@@ -108,6 +82,15 @@ type Problem struct {
 	Message string
 	// Code is libxml2's numeric error code (xmlParserErrors).
 	Code int
+	// Count is how often this problem occurred in a row at this element
+	// (the same message at the same position); it is reported once.
+	Count int
+}
+
+// sameAs reports whether q repeats p: same element, same message.
+func (p Problem) sameAs(q Problem) bool {
+	return p.Kind == q.Kind && p.Warning == q.Warning && p.Line == q.Line && p.Column == q.Column &&
+		p.Code == q.Code && p.Path == q.Path && p.Message == q.Message && p.File == q.File
 }
 
 func (p Problem) String() string {
@@ -120,6 +103,9 @@ func (p Problem) String() string {
 	b.WriteString(p.Message)
 	if p.Path != "" {
 		fmt.Fprintf(&b, " (element %s)", p.Path)
+	}
+	if p.Count > 1 {
+		fmt.Fprintf(&b, " [%d times]", p.Count)
 	}
 	return b.String()
 }
@@ -245,6 +231,10 @@ type Result struct {
 	WellFormed bool
 	// Bytes is how much of the document was read.
 	Bytes int64
+	// Omitted counts the errors and warnings found after
+	// Options.MaxProblems problems had been reported; they are in Errors
+	// and Warnings but were not reported.
+	Omitted int
 }
 
 // Valid reports whether the document is well-formed and schema-valid.
@@ -255,26 +245,51 @@ type validateState struct {
 	r       io.Reader
 	name    string
 	report  func(Problem)
+	opt     Options
 	res     Result
 	readErr error
 	fatal   bool
+	// held is the last problem, not yet reported: identical problems of
+	// the same element that follow it are counted into it.
+	held     Problem
+	holding  bool
+	reported int
 }
 
 // Validate reads the document from r to its end and reports every problem
-// to report, as it is found (report may be nil). name is used as
-// Problem.File. The returned error is set only when the document could not
-// be read (the read error, or ctx's error); problems in the document itself
-// are in the Result.
+// to report, as it is found (report may be nil), with the default
+// [Options]. name is used as Problem.File. The returned error is set only
+// when the document could not be read (the read error, or ctx's error);
+// problems in the document itself are in the Result.
 func (s *Schema) Validate(ctx context.Context, r io.Reader, name string, report func(Problem)) (Result, error) {
+	return s.ValidateWith(ctx, r, name, Options{}, report)
+}
+
+// ValidateWith is [Schema.Validate] with options.
+func (s *Schema) ValidateWith(ctx context.Context, r io.Reader, name string, opt Options, report func(Problem)) (Result, error) {
 	if report == nil {
 		report = func(Problem) {}
 	}
-	st := &validateState{ctx: ctx, r: r, name: name, report: report}
+	lim := opt.Limits.withDefaults()
+	st := &validateState{ctx: ctx, r: r, name: name, report: report, opt: opt}
 	st.res.WellFormed = true
 	h := cgo.NewHandle(st)
 	defer h.Delete()
-	ret := C.mw_validate(s.ptr, C.uintptr_t(h))
+	ret := C.mw_validate(s.ptr, C.uintptr_t(h), C.struct_mw_limits{
+		max_text: C.long(lim.MaxTextLength),
+		max_name: C.long(lim.MaxNameLength),
+		max_ids:  C.long(lim.MaxIDs),
+	})
 	runtime.KeepAlive(s)
+	st.flush()
+	if ret == C.MW_ERR_VERSION {
+		return st.res, fmt.Errorf("%s: cannot validate: the libxml2 loaded at run time is version %s, "+
+			"but this build of Meldeweg reads private structures of libxml2 2.9.14 (see schemas/xsd/libxml2_private.h)",
+			name, C.GoString(C.xmlParserVersion))
+	}
+	if ret == C.MW_ERR_PLUG {
+		return st.res, fmt.Errorf("%s: cannot validate: libxml2's validator is not plugged into the parser as expected", name)
+	}
 	if st.fatal {
 		st.res.WellFormed = false
 	}
@@ -288,7 +303,7 @@ func (s *Schema) Validate(ctx context.Context, r io.Reader, name string, report 
 	if ret > 0 && st.res.Errors == 0 {
 		// libxml2 said no without reporting why; never pass it as valid.
 		st.res.Errors++
-		report(Problem{Kind: Validity, File: name, Message: fmt.Sprintf("libxml2 rejected the document (code %d) without a message", int(ret))})
+		report(Problem{Kind: Validity, File: name, Count: 1, Message: fmt.Sprintf("libxml2 rejected the document (code %d) without a message", int(ret))})
 	}
 	return st.res, nil
 }
@@ -347,6 +362,7 @@ func meldewegProblem(handle C.uintptr_t, kind, level, domain, code, line, col C.
 		Path:    C.GoString(path),
 		Message: strings.TrimRight(C.GoString(msg), "\n "),
 		Code:    int(code),
+		Count:   1,
 	}
 	if p.Kind != Validity && level >= C.XML_ERR_FATAL {
 		st.fatal = true
@@ -356,5 +372,29 @@ func meldewegProblem(handle C.uintptr_t, kind, level, domain, code, line, col C.
 	} else {
 		st.res.Errors++
 	}
-	st.report(p)
+	st.add(p)
+}
+
+// add reports p, or counts it into the held problem when it repeats it.
+func (st *validateState) add(p Problem) {
+	if st.holding && st.held.sameAs(p) {
+		st.held.Count++
+		return
+	}
+	st.flush()
+	st.held, st.holding = p, true
+}
+
+// flush reports the held problem, unless MaxProblems have been reported.
+func (st *validateState) flush() {
+	if !st.holding {
+		return
+	}
+	st.holding = false
+	if st.opt.MaxProblems > 0 && st.reported >= st.opt.MaxProblems {
+		st.res.Omitted += st.held.Count
+		return
+	}
+	st.reported++
+	st.report(st.held)
 }
