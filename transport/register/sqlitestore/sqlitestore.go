@@ -29,13 +29,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"meldeweg.dev/meldeweg/transport/register"
 )
@@ -85,6 +87,33 @@ func Open(ctx context.Context, file string, opt Options) (*Store, error) {
 	if err := createPrivate(file); err != nil {
 		return nil, fmt.Errorf("register %s: %w", file, err)
 	}
+	// Several processes opening a new register at once can meet SQLite's
+	// switch to WAL mode, which answers SQLITE_BUSY at once instead of
+	// waiting (its busy handler is not called there). Such an open is tried
+	// again, within the busy timeout.
+	deadline := time.Now().Add(opt.BusyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		st, err := open(ctx, file, opt)
+		if err == nil || !isBusy(err) || time.Now().Add(wait).After(deadline) {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("register %s: %w", file, ctx.Err())
+		case <-time.After(wait + time.Duration(rand.Int64N(int64(wait)))):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (code 5, any
+// extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// open is one attempt of Open after the file exists.
+func open(ctx context.Context, file string, opt Options) (*Store, error) {
 	dsn := func(txlock string) string {
 		return "file:" + file + "?_busy_timeout=" + strconv.FormatInt(opt.BusyTimeout.Milliseconds(), 10) +
 			"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=" + txlock
