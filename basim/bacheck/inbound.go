@@ -88,7 +88,7 @@ func (c *Checker) WriteInbound(ctx context.Context, dir string) (int, error) {
 			if err != nil {
 				return n, fmt.Errorf("sealing inbound %s: %w", m.Header().NachrichtID, err)
 			}
-			if err := atomicfile.WriteBytes(path, 0o644, sealed); err != nil {
+			if err := atomicfile.WriteBytes(path, 0o600, sealed); err != nil {
 				return n, err
 			}
 			n++

@@ -108,7 +108,7 @@ func runEmawPack(e *env, o *emawPackOptions, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
-	if err := atomicfile.WriteNew(out, 0o644, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil {
+	if err := atomicfile.WriteNew(out, 0o600, func(w io.Writer) error { _, err := w.Write(buf.Bytes()); return err }); err != nil { // the events hold personal data
 		return e.failf(exitError, "%s", describeEmawError(err))
 	}
 	fmt.Fprintf(e.stdout, "%s: %d %s, %d bytes, sha256 %s\n", out, len(man.Events), plural(len(man.Events), "event", "events"), buf.Len(), sha256Hex(buf.Bytes()))

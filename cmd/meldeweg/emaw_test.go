@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,6 +173,24 @@ func TestEmawPackUnpack(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "EX-Eintritt", "EX-Eintritt.xml")); !bytes.Equal(got, want) {
 		t.Errorf("unpacked XML differs")
 	}
+	// The upload and what it unpacks to hold personal data: owner only.
+	if st, err := os.Stat(up1); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("upload %s: %v %v, want 0600", up1, st.Mode(), err)
+	}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := d.Info()
+		want := os.FileMode(0o600)
+		if d.IsDir() {
+			want = 0o700
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("unpacked %s is %04o, want %04o", path, info.Mode().Perm(), want)
+		}
+		return nil
+	})
 
 	// An archive with a traversal entry is refused and nothing is written.
 	var buf bytes.Buffer

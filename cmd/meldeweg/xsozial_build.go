@@ -117,7 +117,7 @@ func runXsozialBuild(e *env, o *xsozialBuildOptions, args []string) int {
 	if out == "-" {
 		err = build(e.stdout)
 	} else {
-		err = atomicfile.Write(out, 0o644, build)
+		err = atomicfile.Write(out, 0o600, build) // the dataset holds personal data
 	}
 	if err != nil {
 		var ie *source.InputError

@@ -107,7 +107,7 @@ func runXsozialCheck(e *env, o *xsozialCheckOptions, args []string) int {
 		return rep.WriteText(w)
 	}
 	if out := o.out; out != "" {
-		err = atomicfile.Write(out, 0o644, write)
+		err = atomicfile.Write(out, 0o600, write) // the monthly flow keeps its reports 0600 too
 	} else {
 		err = write(e.stdout)
 	}

@@ -45,6 +45,9 @@ func TestXsozialCommands(t *testing.T) {
 		}
 	}
 	build(out)
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("built dataset %s: %v %v, want 0600 (it holds personal data)", out, st.Mode(), err)
+	}
 	again := filepath.Join(dir, "again.xml")
 	build(again)
 	a, _ := os.ReadFile(out)

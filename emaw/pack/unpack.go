@@ -348,7 +348,7 @@ func (u *Upload) Extract(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(tmp, ManifestName), append(mj, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, ManifestName), append(mj, '\n'), 0o600); err != nil {
 			return err
 		}
 	}
@@ -359,14 +359,15 @@ func (u *Upload) Extract(dir string) error {
 			return fmt.Errorf("event %q: %w", ev.ID, err)
 		}
 		d := filepath.Join(tmp, ev.ID)
-		if err := os.Mkdir(d, 0o755); err != nil {
+		// The events hold personal data: owner only (MkdirTemp made tmp 0700).
+		if err := os.Mkdir(d, 0o700); err != nil {
 			return err
 		}
 		for _, p := range ev.Parts {
 			if err := checkName(p.Name); err != nil {
 				return fmt.Errorf("event %s part %q: %w", ev.ID, p.Name, err)
 			}
-			if err := os.WriteFile(filepath.Join(d, p.Name), p.Data, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(d, p.Name), p.Data, 0o600); err != nil {
 				return err
 			}
 		}
