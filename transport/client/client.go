@@ -697,6 +697,10 @@ func (c *Client) Download(ctx context.Context, ch baapi.Channel, id baapi.FileID
 	if err := id.Validate(); err != nil {
 		return Fetched{}, err
 	}
+	// Not transport/atomicfile: a retried attempt truncates the temporary
+	// file and starts again (fileSink.reset), which needs the *os.File that
+	// atomicfile's writer does not expose. The steps are the same: temp
+	// file (0600), fsync, rename, fsync of the directory.
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")
 	if err != nil {
 		return Fetched{}, err

@@ -30,6 +30,10 @@ func LoadOrCreate(path string, size int) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("key file %s: no randomness: %w", path, err)
 	}
+	// Written by hand rather than with transport/atomicfile: the register
+	// is a leaf that depends on no other Meldeweg package (the layers
+	// test), and a new key must be linked, not renamed, so that of two
+	// processes racing to create it both end up with the winner's key.
 	tmp, err := os.CreateTemp(dir, ".key-*")
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
