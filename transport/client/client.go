@@ -743,8 +743,6 @@ func (c *Client) Remove(ctx context.Context, ch baapi.Channel, id baapi.FileID) 
 	return err
 }
 
-// SHA256Hex renders a hash as the register and receipts spell it.
-func SHA256Hex(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
 
 // slogAdapter makes an slog.Logger a go-retryablehttp LeveledLogger; all
 // messages go out at debug level except errors.
