@@ -63,6 +63,7 @@ func commands() []*command {
 		openCommand(),
 		pkiCommand(),
 		certsCommand(),
+		statusCommand(),
 		registerCommand(),
 		xsozialCommand(),
 		testdataCommand(),
