@@ -64,6 +64,7 @@ func commands() []*command {
 		pkiCommand(),
 		certsCommand(),
 		statusCommand(),
+		configCommand(),
 		registerCommand(),
 		xsozialCommand(),
 		testdataCommand(),
