@@ -123,4 +123,3 @@ func configName(e *env) string {
 	}
 	return "configuration (no file; environment and defaults)"
 }
-

@@ -79,10 +79,12 @@ func TestConfigCheck(t *testing.T) {
 
 	base := func() map[string]any {
 		return map[string]any{"traeger": "12345", "register": filepath.Join(dir, "register.db"),
-			"endpoints": map[string]any{"xsozial": pkiEndpoint(pkiDir, "traeger", "https://ba.example:8443")},
+			"endpoints":    map[string]any{"xsozial": pkiEndpoint(pkiDir, "traeger", "https://ba.example:8443")},
 			"certificates": []map[string]string{{"name": "ba-sign", "path": filepath.Join(pkiDir, "ba-sign.pem")}}}
 	}
-	xs := func(c map[string]any) map[string]any { return c["endpoints"].(map[string]any)["xsozial"].(map[string]any) }
+	xs := func(c map[string]any) map[string]any {
+		return c["endpoints"].(map[string]any)["xsozial"].(map[string]any)
+	}
 
 	tests := []struct {
 		name     string
@@ -222,4 +224,3 @@ func TestConfigCheckOnline(t *testing.T) {
 		}
 	})
 }
-
