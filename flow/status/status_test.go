@@ -31,7 +31,7 @@ func TestParseFeedback(t *testing.T) {
 func TestInboundType(t *testing.T) {
 	for detail, want := range map[string]string{
 		"received AnmeldungBAE for Maßnahme 12321126-01, participant ps1-00: valid Nachricht (emaw@2.18), file f1": "AnmeldungBAE",
-		"received a Quittung: valid Quittung (emaw@2.18), file f2":                                                   "Quittung",
+		"received a Quittung: valid Quittung (emaw@2.18), file f2":                                                 "Quittung",
 		"received file f3: invalid": "invalid",
 		"something else":            "unknown",
 	} {
