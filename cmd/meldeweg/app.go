@@ -63,6 +63,8 @@ func commands() []*command {
 		openCommand(),
 		pkiCommand(),
 		certsCommand(),
+		statusCommand(),
+		configCommand(),
 		registerCommand(),
 		xsozialCommand(),
 		testdataCommand(),

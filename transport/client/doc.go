@@ -9,6 +9,8 @@
 // one function: TLS 1.2 or newer, a client certificate, and the BA's CA
 // as the only root (no fallback to the system pool). The simulator uses
 // ServerTLSConfig, which requires and verifies client certificates.
+// Handshake checks such a configuration against an endpoint without
+// uploading anything ("meldeweg config check --online").
 //
 // # One retry layer
 //

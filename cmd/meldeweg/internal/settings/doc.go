@@ -46,14 +46,31 @@
 //
 //	meldeweg.json:9: endpoints.emaw.cms_profile: "bsi2" is not a CMS profile (want compat or bsi)
 //
+// # Deeper checks
+//
+// Settings.Check (what "meldeweg config check" runs) judges what a
+// command would find only when it uses a value: every key and
+// certificate loads with its password and each key belongs to its
+// certificate; certificates are neither expired nor not yet valid (a
+// warning within CertWarnDays); each configured channel has every field
+// it needs to deliver; a bundle is in force for each standard in use this
+// month and the next two (Months); the register, the payload keys, the
+// work directory and the source directory are distinct places; a file
+// holding the register's password is open to its owner only. With
+// CheckOptions.Online it makes a mutual TLS handshake with each endpoint
+// (transport/client.Handshake). Each finding is a Problem naming its
+// field, as an *Error does.
+//
 // # Limits
 //
 //   - The file is JSON only; YAML is not read.
 //   - The line of a semantic error is the line of the field's key; a value
 //     from the environment or a flag has no line.
 //   - Whether an endpoint is complete (URL, CA, identities) is judged by
-//     the command that uses it, not at load: a configuration may set up
-//     one channel only.
+//     the command that uses it (and by Check), not at load: a
+//     configuration may set up one channel only.
+//   - Check compares places by their cleaned absolute paths: two names
+//     of one directory through a symbolic link are not found.
 //   - The file system is checked once, at load; a file removed or made
 //     readable to others later is found when it is used, or at the next
 //     load. Ownership is not checked, only permission bits.
