@@ -64,6 +64,8 @@ func commands() []*command {
 		pkiCommand(),
 		certsCommand(),
 		registerCommand(),
+		backupCommand(),
+		restoreCommand(),
 		xsozialCommand(),
 		testdataCommand(),
 		emawCommand(),
