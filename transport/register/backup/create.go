@@ -27,7 +27,8 @@ import (
 type Options struct {
 	// Register is a SQLite file or a postgres:// URL; it must exist.
 	Register string
-	// Payloads is the payload key directory, copied whole; "" for none.
+	// Payloads is the payload key directory, copied whole; "" or a
+	// directory that does not exist (no payload kept yet) for none.
 	Payloads string
 	// CheckpointDir is the checkpoint directory; its latest checkpoint
 	// goes into the manifest. "" for none.
@@ -76,7 +77,7 @@ func Create(ctx context.Context, o Options) (_ *Manifest, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Payloads != "" {
+	if _, serr := os.Stat(o.Payloads); o.Payloads != "" && !errors.Is(serr, fs.ErrNotExist) {
 		if err := copyDir(o.Payloads, filepath.Join(o.Out, payloadsDir)); err != nil {
 			return nil, fmt.Errorf("copying the payload key directory: %w", err)
 		}
