@@ -66,6 +66,8 @@ func commands() []*command {
 		statusCommand(),
 		configCommand(),
 		registerCommand(),
+		backupCommand(),
+		restoreCommand(),
 		xsozialCommand(),
 		testdataCommand(),
 		emawCommand(),
@@ -201,7 +203,7 @@ func dispatch(e *env, prefix string, cmds []*command, args []string) int {
 			continue
 		}
 		e.name = prefix + " " + c.name
-		if len(c.sub) > 0 {
+		if len(c.sub) > 0 && (c.run == nil || len(args) >= 2 && hasSub(c, args[1])) {
 			if len(args) < 2 || strings.HasPrefix(args[1], "-") {
 				if len(args) >= 2 && (args[1] == "--help" || args[1] == "-h") {
 					printCommandList(e.stdout, commandHelp(e.name, c), c.sub)
@@ -215,6 +217,18 @@ func dispatch(e *env, prefix string, cmds []*command, args []string) int {
 		return runCommand(e, c, args[1:])
 	}
 	return e.failf(exitError, "unknown command %q; run \"%s --help\" for the list", args[0], prefix)
+}
+
+// hasSub tells whether c has a subcommand called name. A command with
+// both a run and subcommands ("register checkpoint") runs itself unless
+// its first argument names a subcommand.
+func hasSub(c *command, name string) bool {
+	for _, s := range c.sub {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func commandHelp(name string, c *command) string {
@@ -244,7 +258,11 @@ func printCommandList(w io.Writer, header string, cmds []*command) {
 func runCommand(e *env, c *command, args []string) int {
 	fs := c.flagSet(e.name)
 	usage := func(w io.Writer) {
-		fmt.Fprint(w, commandHelp(e.name, c))
+		if len(c.sub) > 0 {
+			printCommandList(w, commandHelp(e.name, c), c.sub)
+		} else {
+			fmt.Fprint(w, commandHelp(e.name, c))
+		}
 		var any bool
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {

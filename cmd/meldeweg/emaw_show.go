@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,12 +14,14 @@ import (
 
 	"meldeweg.dev/meldeweg/emaw/ack"
 	"meldeweg.dev/meldeweg/emaw/msg"
+	"meldeweg.dev/meldeweg/transport/register"
 )
 
 // emawShowOptions are the flags of "emaw show".
 type emawShowOptions struct {
 	format   string
 	personal bool
+	accessOptions
 }
 
 func emawShowCommand() *command {
@@ -26,12 +29,15 @@ func emawShowCommand() *command {
 	return &command{
 		name:    "show",
 		summary: "print an eM@w message or acknowledgement readably (or as JSON)",
-		usage:   "emaw show FILE [--format text|json] [--personal]",
+		usage:   "emaw show FILE [--format text|json] [--personal --purpose TEXT [--register LOCATION]]",
 		help: `Validates FILE against the schema bundle in force for its date, then prints
 it: a message of either direction field by field (codes with their meaning),
 or an acknowledgement (Quittung) with the outcome of every answer. Names,
 birth dates, Kundennummer and cosachid print as [redacted] unless
---personal is given. The JSON of a message has the shape "emaw new" reads.
+--personal is given. --personal needs --purpose TEXT and a register: the
+file is read in the transaction that appends an "accessed" entry (who, the
+file's SHA-256, the purpose; never the data) — see "register list
+--accessed". The JSON of a message has the shape "emaw new" reads.
 
 POSITIONAL ARGUMENTS
   FILE   an eM@w XML file; "-" reads standard input
@@ -46,12 +52,15 @@ EXIT CODES
 EXAMPLES
   meldeweg emaw show testdata/emaw/messages/in/AnmeldungBAE.xml
   meldeweg emaw show --format json out/EV-17.xml
+  meldeweg emaw show --personal --purpose "Rückfrage Agentur, Ticket 4711" in/AnmeldungBAE.xml
   meldeweg emaw show testdata/emaw/acks/quittung.xml`,
 		setFlags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
-			fs.BoolVar(&o.personal, "personal", false, "show names, birth dates, Kundennummer and cosachid")
+			fs.BoolVar(&o.personal, "personal", false, "show names, birth dates, Kundennummer and cosachid (needs --purpose; the read is logged)")
+			o.accessOptions.bind(fs)
 		},
-		run: func(e *env, args []string) int { return runEmawShow(e, o, args) },
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runEmawShow(e, o, args) },
 	}
 }
 
@@ -64,7 +73,22 @@ func runEmawShow(e *env, o *emawShowOptions, args []string) int {
 	case format != "text" && format != "json":
 		return e.usageErrorf("--format %q: expected text or json", format)
 	}
-	data, err := readXMLInput(e, args[0], maxMessageBytes)
+	var data []byte
+	var err error
+	if personal {
+		if m := o.needPurpose("--personal"); m != "" {
+			return e.usageErrorf("%s", m)
+		}
+		p := &register.AccessParams{View: "emaw show --personal", Purpose: o.purpose, Channel: register.ChannelEmaw}
+		err = e.logRead(p, func(io.Reader) error {
+			var rerr error
+			data, rerr = readXMLInput(e, args[0], maxMessageBytes)
+			p.Payload = register.PayloadRef{SHA256: sha256.Sum256(data), Size: int64(len(data))}
+			return rerr
+		})
+	} else {
+		data, err = readXMLInput(e, args[0], maxMessageBytes)
+	}
 	if errors.Is(err, msg.ErrNotMessage) {
 		return e.failf(exitFindings, "%v", err)
 	}

@@ -13,9 +13,11 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files and script expectations")
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
+	code := testscript.RunMain(m, map[string]func() int{
 		"meldeweg": func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
-	}))
+	})
+	stopPostgres()
+	os.Exit(code)
 }
 
 // TestScripts runs the CLI scripts in testdata/script: each runs the real

@@ -10,7 +10,7 @@ func registerCommand() *command {
 	return &command{
 		name:    "register",
 		summary: "list, show, verify and export the tamper-evident register",
-		usage:   `register list|show|verify|export [OPTIONS]`,
+		usage:   `register list|show|verify|export|checkpoint [OPTIONS]`,
 		help: `The register records everything that happens to a message (built, checked,
 sealed, queued, each send attempt, sent, acknowledgement or rejection,
 received, payload deleted) as a hash chain. These commands read it; none can
@@ -35,6 +35,7 @@ EXAMPLES
 			registerShowCommand(),
 			registerVerifyCommand(),
 			registerExportCommand(),
+			registerCheckpointCommand(),
 		},
 	}
 }

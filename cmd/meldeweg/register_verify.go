@@ -15,19 +15,21 @@ import (
 
 	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/transport/register"
+	"meldeweg.dev/meldeweg/transport/register/checkpoint"
 	"meldeweg.dev/meldeweg/transport/register/payload"
 )
 
 // registerVerifyOptions are the flags of "register verify".
 type registerVerifyOptions struct {
 	registerOptions
-	payloads, expectHead string
+	payloads, expectHead, checkpoint string
 }
 
 func (o *registerVerifyOptions) bind(fs *flag.FlagSet) {
 	o.registerOptions.bind(fs)
 	fs.StringVar(&o.payloads, "payloads", "", "`DIR` of the payload key, to decrypt and check every kept payload (overrides payloads)")
 	fs.StringVar(&o.expectHead, "expect-head", "", "`HASH` of a head noted earlier: the chain must still contain that entry")
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "signed checkpoint `FILE` (or a checkpoint directory: its newest, checked against the one before): the register must still hold its prefix unchanged")
 }
 
 func (o *registerVerifyOptions) settingsFlags() []settings.Flag {
@@ -39,7 +41,7 @@ func registerVerifyCommand() *command {
 	return &command{
 		name:    "verify",
 		summary: "check the register against its hash chain: entries, guards, kept payloads and the outbox",
-		usage:   `register verify [--register LOCATION] [--payloads DIR] [--expect-head HASH]`,
+		usage:   `register verify [--register LOCATION] [--payloads DIR] [--expect-head HASH] [--checkpoint FILE|DIR]`,
 		help: `Recomputes every entry's hash from its fields and the previous entry's hash,
 checks that sequence numbers have no gaps and that the last entry matches
 the recorded head. Then, in the same snapshot, checks what the chain vouches
@@ -56,6 +58,12 @@ With --expect-head, the chain must also contain the entry with that hash:
 note the head hash printed here (or by export), and a later verify reveals
 entries removed from the end together with a rewound head, which the chain
 alone cannot see.
+With --checkpoint, a signed checkpoint ("register checkpoint") is opened
+with the verifier key (checkpoint_verifier_key) and the register must still
+hold its prefix: its first SIZE entries recompute and end in the signed
+head. This finds a register cut short, an older copy put back, and a chain
+rewritten with every later hash recomputed. Given a directory, its newest
+checkpoint is checked, and the one before it too (the witness check).
 
 The output says what was checked and what was not. A finding names the
 entry and the expected and found values (hashes, states), never payload
@@ -69,6 +77,7 @@ EXIT CODES
 
 EXAMPLES
   meldeweg register verify
+  meldeweg register verify --checkpoint /mnt/witness/meldeweg/latest
   meldeweg register verify --expect-head 5e33cac1e3ca995e43a450e1a842f17342e154850f12779b3754aafc256d1048
   meldeweg register verify --register postgres://meldeweg@db.internal/meldeweg --payloads /etc/meldeweg/payloads`,
 		setFlags:      o.bind,
@@ -112,6 +121,12 @@ func runRegisterVerify(e *env, o *registerVerifyOptions, args []string) int {
 	if err != nil {
 		return e.failf(exitError, "%v", err)
 	}
+	var cps []namedCheckpoint
+	if o.checkpoint != "" {
+		if cps, err = loadCheckpoints(set, o.checkpoint); err != nil {
+			return e.failf(exitError, "%v", err)
+		}
+	}
 	rep, err := s.Verify(context.Background(), p)
 	if p.Progress != nil {
 		p.Progress(register.VerifyProgress{Stage: "done"})
@@ -122,6 +137,12 @@ func runRegisterVerify(e *env, o *registerVerifyOptions, args []string) int {
 		fmt.Fprintf(e.stdout, "register %s: BROKEN at entry %d: %s\n  expected %s\n  found    %s\n  %d entries before it verified\n",
 			loc, ce.Seq, ce.Reason, ce.Expected, ce.Found, rep.Entries)
 		return exitFindings
+	case err == nil || errors.Is(err, register.ErrInconsistent):
+		for _, c := range cps {
+			if code := checkCheckpoint(e, s, loc, c); code != exitOK {
+				return code
+			}
+		}
 	case err != nil && !errors.Is(err, register.ErrInconsistent):
 		return e.failf(exitError, "verifying %s: %v", loc, err)
 	}
@@ -135,7 +156,27 @@ func runRegisterVerify(e *env, o *registerVerifyOptions, args []string) int {
 			fmt.Fprintf(e.stdout, "  FINDING %s\n", f)
 		}
 	}
+	if len(cps) > 0 {
+		for i, n := range rep.NotChecked {
+			if strings.HasPrefix(n, "signed checkpoints") {
+				rep.NotChecked = append(rep.NotChecked[:i], rep.NotChecked[i+1:]...)
+				break
+			}
+		}
+		if rep.ExpectedHeadSeq == 0 {
+			// The checkpoint covers what an expected head would.
+			for i, n := range rep.NotChecked {
+				if strings.HasPrefix(n, "entries removed from the end") {
+					rep.NotChecked[i] = "entries appended after the checkpoint and removed again with the head"
+				}
+			}
+		}
+	}
 	printVerifyReport(e.stdout, rep, p, noKey)
+	for _, c := range cps {
+		fmt.Fprintf(e.stdout, "  checkpoint %s: signature of %s good, prefix of %d %s proved (head %s)\n",
+			c.path, c.cp.Origin, c.cp.Size, plural(int(c.cp.Size), "entry", "entries"), c.cp.Head)
+	}
 	return code
 }
 
@@ -215,4 +256,60 @@ func byteSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// namedCheckpoint is an opened checkpoint and the file it came from.
+type namedCheckpoint struct {
+	path string
+	cp   checkpoint.Checkpoint
+}
+
+// loadCheckpoints opens the checkpoint at path with the configured
+// verifier key; for a directory, its newest checkpoint and the one before
+// it, older first.
+func loadCheckpoints(set *settings.Settings, path string) ([]namedCheckpoint, error) {
+	_, vkey, err := checkpointKeys(set, false)
+	if err != nil {
+		return nil, err
+	}
+	files := []string{path}
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if fi.IsDir() {
+		if files, err = checkpoint.Kept(path); err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s holds no checkpoint-SIZE files", path)
+		}
+		files = files[max(0, len(files)-2):]
+	}
+	var out []namedCheckpoint
+	for _, f := range files {
+		cp, err := checkpoint.ReadFile(f, vkey)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, namedCheckpoint{f, cp})
+	}
+	if len(out) == 2 && out[1].cp.Size < out[0].cp.Size {
+		return nil, fmt.Errorf("%s: %s is smaller than %s", path, out[1].path, out[0].path)
+	}
+	return out, nil
+}
+
+// checkCheckpoint proves that s holds c's prefix; a failure is reported
+// like a broken chain, naming the entry and both hashes.
+func checkCheckpoint(e *env, s register.Store, loc string, c namedCheckpoint) int {
+	_, err := checkpoint.Verify(context.Background(), s, c.cp)
+	var ce *register.ChainError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintf(e.stdout, "register %s: BROKEN against checkpoint %s (%s, size %d) at entry %d: %s\n  expected %s\n  found    %s\n",
+			loc, c.path, c.cp.Origin, c.cp.Size, ce.Seq, ce.Reason, ce.Expected, ce.Found)
+		return exitFindings
+	case err != nil:
+		return e.failf(exitError, "checking %s against %s: %v", loc, c.path, err)
+	}
+	return exitOK
 }

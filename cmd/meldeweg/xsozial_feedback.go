@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
+	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/xsozial/feedback"
 )
 
@@ -15,6 +17,7 @@ type xsozialFeedbackOptions struct {
 	dataset string
 	source  string
 	format  string
+	accessOptions
 }
 
 func xsozialFeedbackCommand() *command {
@@ -22,7 +25,7 @@ func xsozialFeedbackCommand() *command {
 	return &command{
 		name:    "feedback",
 		summary: "show the BA's feedback to a delivery and map its findings to source lines",
-		usage:   "xsozial feedback FILE [--dataset SENT.xml --source DIR] [--format text|json]",
+		usage:   "xsozial feedback FILE [--dataset SENT.xml --source DIR --purpose TEXT [--register LOCATION]] [--format text|json]",
 		help: `Reads a feedback file (Rückmeldung; Meldeweg's model format: accepted or
 rejected, findings with rule codes, lines and record keys) and shows it.
 
@@ -31,7 +34,10 @@ directory it was built from), each finding is mapped to the source record
 (file and line) that produced it: the dataset is rebuilt from the source
 with the options in its header and must hash to the delivered file (and to
 the SHA-256 the feedback names); if the source has changed since, the
-command says so and maps nothing.
+command says so and maps nothing. Mapping shows source records, which are
+personal data: it needs --purpose TEXT and a register, and the source is
+read in the transaction that appends an "accessed" entry (who, the Träger
+and month, the purpose; never the data) — see "register list --accessed".
 
 POSITIONAL ARGUMENTS
   FILE   the feedback file
@@ -44,13 +50,15 @@ EXIT CODES
 
 EXAMPLES
   meldeweg xsozial feedback rueckmeldung.xml
-  meldeweg xsozial feedback rueckmeldung.xml --dataset XSOZIAL_12345_2026-10_P.xml --source src`,
+  meldeweg xsozial feedback rueckmeldung.xml --dataset XSOZIAL_12345_2026-10_P.xml --source src --purpose "Fehlerklärung Lieferung 2026-10"`,
 		setFlags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.dataset, "dataset", "", "the delivered dataset `FILE` (with --source)")
 			fs.StringVar(&o.source, "source", "", "the source `DIR` the dataset was built from (with --dataset)")
 			fs.StringVar(&o.format, "format", "text", "output `FORMAT`: text or json")
+			o.accessOptions.bind(fs)
 		},
-		run: func(e *env, args []string) int { return runXsozialFeedback(e, o, args) },
+		settingsFlags: o.settingsFlags,
+		run:           func(e *env, args []string) int { return runXsozialFeedback(e, o, args) },
 	}
 }
 
@@ -63,6 +71,8 @@ func runXsozialFeedback(e *env, o *xsozialFeedbackOptions, args []string) int {
 		return e.usageErrorf("--dataset and --source go together")
 	case format != "text" && format != "json":
 		return e.usageErrorf("--format %q: expected text or json", format)
+	case dataset != "" && o.needPurpose("--source") != "":
+		return e.usageErrorf("%s", o.needPurpose("mapping findings to --source"))
 	}
 	f, err := os.Open(args[0])
 	if err != nil {
@@ -78,7 +88,15 @@ func runXsozialFeedback(e *env, o *xsozialFeedbackOptions, args []string) int {
 		mapped[i].Finding = fd
 	}
 	if dataset != "" {
-		mapped, err = feedback.MapToSource(context.Background(), fb, dataset, src)
+		p := &register.AccessParams{View: "xsozial feedback --source", Purpose: o.purpose, Channel: register.ChannelXSozial}
+		if k, kerr := register.XSozialKey(fb.Traeger, fb.Month); kerr == nil {
+			p.Correlation = k
+		}
+		err = e.logRead(p, func(io.Reader) error {
+			var merr error
+			mapped, merr = feedback.MapToSource(context.Background(), fb, dataset, src)
+			return merr
+		})
 		if err != nil {
 			return e.failf(exitError, "%v", err)
 		}

@@ -110,9 +110,26 @@ func TestXsozialCommands(t *testing.T) {
 		var fbb bytes.Buffer
 		feedback.Write(&fbb, feedback.FromReport(rep, filepath.Base(fout), hex.EncodeToString(sum[:]), time.Now()))
 		os.WriteFile(fbPath, fbb.Bytes(), 0o644)
-		code, stdout, stderr := runXS(t, "xsozial", "feedback", fbPath, "--dataset", fout, "--source", fsrc)
+		// Mapping shows source records: refused without a purpose, and
+		// without a register to log the read in.
+		regFile := filepath.Join(dir, "register.db")
+		code, _, stderr := runXS(t, "xsozial", "feedback", fbPath, "--dataset", fout, "--source", fsrc, "--register", regFile)
+		if code != exitError || !strings.Contains(stderr, "give --purpose TEXT") {
+			t.Errorf("feedback without --purpose: exit %d, %s", code, stderr)
+		}
+		code, stdout, stderr = runXS(t, "xsozial", "feedback", fbPath, "--dataset", fout, "--source", fsrc, "--register", regFile, "--purpose", "Fehlerklärung")
+		if code != exitError || !strings.Contains(stderr, "personal data is shown only with a register to log the read in: register "+regFile+" does not exist") || stdout != "" {
+			t.Errorf("feedback without a register: exit %d, %s%s", code, stdout, stderr)
+		}
+		appendSteps(t, regFile, 1, 1, nil)
+		code, stdout, stderr = runXS(t, "xsozial", "feedback", fbPath, "--dataset", fout, "--source", fsrc, "--register", regFile, "--purpose", "Fehlerklärung")
 		if code != exitFindings || !strings.Contains(stdout, "abgelehnt") || !strings.Contains(stdout, "source: "+filepath.Join(fsrc, "faelle.jsonl")+":") {
 			t.Errorf("feedback: exit %d\n%s%s", code, stdout, stderr)
+		}
+		code, stdout, stderr = runXS(t, "register", "list", "--accessed", "--register", regFile)
+		if code != exitOK || !strings.Contains(stdout, "xsozial feedback --source") || !strings.Contains(stdout, "Fehlerklärung") ||
+			!strings.Contains(stdout, "xsozial traeger=12345 month="+month) {
+			t.Errorf("register list --accessed: exit %d\n%s%s", code, stdout, stderr)
 		}
 	})
 }

@@ -17,8 +17,8 @@ import (
 // of at most 512 printable characters and is for operator-facing causes
 // ("HTTP 503", "rule R13_0030"), never for names or Kundennummern.
 type AppendParams struct {
-	Direction   Direction      // required
-	Channel     Channel        // required
+	Direction   Direction      // required; "" for the register-level events checkpoint and accessed
+	Channel     Channel        // required; "" for checkpoint, optional for accessed
 	Event       Event          // required
 	Actor       Actor          // required
 	Endpoint    string         // optional: where it was sent or fetched
@@ -39,6 +39,13 @@ type AppendParams struct {
 
 func (p AppendParams) validate() error {
 	switch {
+	case p.Event == EventCheckpoint && (p.Direction != "" || p.Channel != ""):
+		return &FieldError{Field: "Direction", Expected: `"" and Channel "" for a checkpoint entry`}
+	case p.Event == EventAccessed && p.Direction != "":
+		return &FieldError{Field: "Direction", Expected: `"" for an accessed entry`}
+	case p.Event == EventAccessed && p.Channel != "" && p.Channel != ChannelXSozial && p.Channel != ChannelEmaw:
+		return &FieldError{Field: "Channel", Expected: `"", "xsozial" or "emaw"`}
+	case p.Event == EventCheckpoint || p.Event == EventAccessed:
 	case p.Direction != DirectionOut && p.Direction != DirectionIn:
 		return &FieldError{Field: "Direction", Expected: `"out" or "in"`}
 	case p.Channel != ChannelXSozial && p.Channel != ChannelEmaw:

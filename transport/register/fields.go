@@ -75,6 +75,17 @@ const (
 	// It does not change the message's state: the claim's last attempt
 	// is followed by the sent, retry-wait or dead entry.
 	EventAttempt Event = "attempt"
+	// EventCheckpoint: a signed checkpoint of the register was written
+	// (meldeweg register checkpoint). Detail is "size=N head=HEX": the
+	// checkpoint covers the register before this entry, entries 1 to N,
+	// ending in head HEX; this entry itself is covered by the next
+	// checkpoint. It belongs to no direction or channel (both "").
+	EventCheckpoint Event = "checkpoint"
+	// EventAccessed: someone was shown personal data (see Accessed). The
+	// actor says who, MessageID and Payload what, Detail what view and
+	// for which purpose; never the data. It has no direction ("") and the
+	// channel of what was read.
+	EventAccessed Event = "accessed"
 )
 
 // Events lists every Event, in the order above.
@@ -83,6 +94,7 @@ func Events() []Event {
 		EventBuilt, EventChecked, EventSealed, EventQueued, EventSending, EventSent,
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
+		EventCheckpoint, EventAccessed,
 	}
 }
 
@@ -184,6 +196,10 @@ const (
 	ActorOperator ActorKind = "operator"
 	// ActorSystem: a Meldeweg component, e.g. "send" or "outbox".
 	ActorSystem ActorKind = "system"
+	// ActorUser: a person authenticated by Meldeweg itself (the console),
+	// named by their user name there; ActorOperator is the operating
+	// system's login of whoever ran a command.
+	ActorUser ActorKind = "user"
 )
 
 // Actor is who acted: an operator or a system component. Build it with
@@ -222,6 +238,9 @@ func (n nameShape) MatchString(s string) bool {
 // Operator is the actor for the person with the given login.
 func Operator(login string) Actor { return Actor{kind: ActorOperator, name: login} }
 
+// User is the actor for a person the console authenticated, by user name.
+func User(name string) Actor { return Actor{kind: ActorUser, name: name} }
+
 // System is the actor for a Meldeweg component, e.g. System("send").
 func System(component string) Actor { return Actor{kind: ActorSystem, name: component} }
 
@@ -231,7 +250,7 @@ func (a Actor) Kind() ActorKind { return a.kind }
 // Name returns the login or component name.
 func (a Actor) Name() string { return a.name }
 
-// String is "operator:LOGIN" or "system:COMPONENT"; ParseActor reverses it.
+// String is "operator:LOGIN", "user:NAME" or "system:COMPONENT"; ParseActor reverses it.
 func (a Actor) String() string {
 	if a.kind == "" {
 		return ""
@@ -243,8 +262,8 @@ func (a Actor) String() string {
 func (a Actor) IsZero() bool { return a.kind == "" && a.name == "" }
 
 func (a Actor) validate() error {
-	if (a.kind != ActorOperator && a.kind != ActorSystem) || !actorNameRe.MatchString(a.name) {
-		return &FieldError{Field: "Actor", Expected: `Operator(login) or System(component) with a name of 1 to 64 characters from [A-Za-z0-9._@-]`}
+	if (a.kind != ActorOperator && a.kind != ActorSystem && a.kind != ActorUser) || !actorNameRe.MatchString(a.name) {
+		return &FieldError{Field: "Actor", Expected: `Operator(login), User(name) or System(component) with a name of 1 to 64 characters from [A-Za-z0-9._@-]`}
 	}
 	return nil
 }

@@ -72,6 +72,16 @@ type Store interface {
 	// not hold is recorded all the same.
 	DeletePayload(ctx context.Context, p AppendParams) (Entry, error)
 
+	// Access records a read of personal data (see AccessParams) in the
+	// transaction in which it happens: it calls read (with the kept
+	// bytes of p.Payload when p.ReadKept, else nil), which may complete
+	// p's MessageID, Correlation and Payload once it knows what it read,
+	// and appends the "accessed" entry. If read fails, nothing is
+	// appended. The caller MUST NOT show anything before Access returns
+	// without error: data is shown only once its access is committed.
+	// Invalid params give a *FieldError before anything is read.
+	Access(ctx context.Context, p *AccessParams, read func(kept io.Reader) error) (Entry, error)
+
 	// Close releases the store.
 	Close() error
 }

@@ -496,6 +496,57 @@ func Exercise(t *testing.T, open OpenFunc) {
 		mustVerify(t, b.store, 6)
 	})
 
+	t.Run("AccessLoggedWithTheRead", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, open)
+		ap := appendParams(1)
+		ap.Data = strings.NewReader("sealed bytes")
+		if _, err := b.store.Append(b.ctx, ap); err != nil {
+			t.Fatal(err)
+		}
+		p := &register.AccessParams{Actor: register.User("dpo.meier"), View: "payload", Purpose: "Auskunft nach Art. 15 DSGVO, Vorgang 7",
+			Channel: register.ChannelEmaw, MessageID: ap.MessageID, Payload: ap.Payload, ReadKept: true}
+		var got []byte
+		e, err := b.store.Access(b.ctx, p, func(kept io.Reader) error {
+			var err error
+			got, err = io.ReadAll(kept)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "sealed bytes" {
+			t.Errorf("read %q", got)
+		}
+		view, purpose, ok := register.AccessOf(e)
+		if e.Seq() != 2 || e.Event() != register.EventAccessed || e.Actor().String() != "user:dpo.meier" || !ok ||
+			view != "payload" || purpose != p.Purpose || e.Payload() != ap.Payload || e.MessageID() != ap.MessageID || e.Direction() != "" {
+			t.Errorf("accessed entry %d %s %s %q %q %v", e.Seq(), e.Event(), e.Actor(), view, purpose, e.Payload())
+		}
+		// A read that fails appends nothing; neither do params without a
+		// purpose or with a system actor, which are refused before reading.
+		_, err = b.store.Access(b.ctx, p, func(io.Reader) error { return errors.New("disk gone") })
+		if err == nil || err.Error() != "disk gone" {
+			t.Errorf("failed read: %v", err)
+		}
+		for _, bad := range []register.AccessParams{
+			{Actor: register.Operator("alice"), View: "x"},
+			{Actor: register.System("send"), View: "x", Purpose: "p"},
+			{Actor: register.Operator("alice"), View: "x", Purpose: "two\nlines"},
+		} {
+			_, err := b.store.Access(b.ctx, &bad, func(io.Reader) error { t.Error("read without a valid access"); return nil })
+			if !errors.Is(err, register.ErrInvalidParams) {
+				t.Errorf("%+v: %v, want ErrInvalidParams", bad, err)
+			}
+		}
+		missing := *p
+		missing.Payload = payload("never kept")
+		if _, err := b.store.Access(b.ctx, &missing, func(io.Reader) error { return nil }); !errors.Is(err, register.ErrNotFound) {
+			t.Errorf("access to a payload not kept: %v", err)
+		}
+		mustVerify(t, b.store, 2)
+	})
+
 	t.Run("PayloadsKeptWithTheirEntry", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, open)

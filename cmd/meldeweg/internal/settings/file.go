@@ -26,6 +26,11 @@ type file struct {
 	Traeger       string                  `json:"traeger,omitempty"`
 	XSozialSource string                  `json:"xsozial_source,omitempty"`
 	WorkDir       string                  `json:"work_dir,omitempty"`
+
+	CheckpointSignerKey   string `json:"checkpoint_signer_key,omitempty"`
+	CheckpointVerifierKey string `json:"checkpoint_verifier_key,omitempty"`
+	CheckpointOrigin      string `json:"checkpoint_origin,omitempty"`
+	CheckpointDir         string `json:"checkpoint_dir,omitempty"`
 }
 
 type fileEndpoint struct {
@@ -105,6 +110,10 @@ func (f *file) scalars() map[string]string {
 	put("traeger", f.Traeger)
 	put("xsozial_source", f.XSozialSource)
 	put("work_dir", f.WorkDir)
+	put("checkpoint_signer_key", f.CheckpointSignerKey)
+	put("checkpoint_verifier_key", f.CheckpointVerifierKey)
+	put("checkpoint_origin", f.CheckpointOrigin)
+	put("checkpoint_dir", f.CheckpointDir)
 	for ch, e := range f.Endpoints {
 		for _, k := range endpointKeys {
 			put("endpoints."+ch+"."+k.name, *k.field(&e))

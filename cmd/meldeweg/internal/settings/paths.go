@@ -62,6 +62,9 @@ func (s *Settings) checkPaths() []error {
 	check("xsozial_source", s.XSozialSource, privateDirMustExist)
 	check("work_dir", s.WorkDir, privateDir)
 	check("payloads", s.Payloads, privateDir)
+	check("checkpoint_signer_key", s.Checkpoints.SignerKey, secretFile)
+	check("checkpoint_verifier_key", s.Checkpoints.VerifierKey, mustExist)
+	check("checkpoint_dir", s.Checkpoints.Dir, privateDir)
 	for _, ch := range baapi.Channels() {
 		e, ok := s.Endpoints[ch]
 		if !ok {

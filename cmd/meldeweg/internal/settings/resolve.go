@@ -62,7 +62,8 @@ func (v value) path() string {
 // order of the docs. Each can be set in the file and in the environment
 // (EnvVar); lists (schema_dirs, bundles, certificates) only in the file.
 func Fields() []string {
-	out := []string{"traeger", "xsozial_source", "work_dir", "register", "payloads", "cms_profile", "cert_warn_days"}
+	out := []string{"traeger", "xsozial_source", "work_dir", "register", "payloads", "cms_profile", "cert_warn_days",
+		"checkpoint_signer_key", "checkpoint_verifier_key", "checkpoint_origin", "checkpoint_dir"}
 	for _, ch := range baapi.Channels() {
 		for _, k := range endpointKeys {
 			out = append(out, endpointField(ch, k.name))
@@ -172,6 +173,8 @@ func Resolve(in Input) (*Settings, error) {
 	s.XSozialSource = get("xsozial_source").path()
 	s.WorkDir = get("work_dir").path()
 	s.Payloads = get("payloads").path()
+	s.Checkpoints = Checkpoints{SignerKey: get("checkpoint_signer_key").path(), VerifierKey: get("checkpoint_verifier_key").path(),
+		Origin: get("checkpoint_origin").raw, Dir: get("checkpoint_dir").path()}
 	if r := get("register"); isPostgresURL(r.raw) {
 		s.Register.Location = r.raw
 	} else {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
@@ -69,6 +70,9 @@ type Settings struct {
 	// Endpoints are the BA endpoints by channel, with this instance's
 	// identities for each. A channel without any field set is absent.
 	Endpoints map[baapi.Channel]Endpoint
+	// Checkpoints are the register's signed checkpoints; the zero value
+	// when none are configured.
+	Checkpoints Checkpoints
 
 	// origins names, by field path, where each value came from.
 	origins map[string]origin
@@ -271,6 +275,9 @@ func (s *Settings) validate() []error {
 		if e.Password.Env != "" && !isEnvName(e.Password.Env) {
 			add(s.errorf(endpointField(ch, "password_env"), "%q is not an environment variable name", e.Password.Env))
 		}
+	}
+	if o := s.Checkpoints.Origin; o != "" && (strings.ContainsAny(o, "+ \t") || !utf8.ValidString(o)) {
+		add(s.errorf("checkpoint_origin", "%q: want one word without spaces or '+', such as meldeweg.example/jobcenter-12345", o))
 	}
 	for i, c := range s.Certificates {
 		f := fmt.Sprintf("certificates[%d]", i)

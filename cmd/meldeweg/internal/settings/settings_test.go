@@ -189,7 +189,7 @@ func TestResolveErrorsNameFieldAndSource(t *testing.T) {
 		{name: "wrong kind in a list", config: "{\"certificates\": [\n{\"path\": \"ca.pem\"},\n{\"path\": true}]}",
 			want: `meldeweg.json:3: certificates[1].path: true, want a string`},
 		{name: "unknown field", config: "{\n\"schema_dir\": \"x\"}", is: ErrUnknownField,
-			want: `meldeweg.json:2: schema_dir: unknown field (known here: bundles, cert_warn_days, certificates, cms_profile, endpoints, payloads, register, schema_dirs, traeger, work_dir, xsozial_source)`},
+			want: `meldeweg.json:2: schema_dir: unknown field (known here: bundles, cert_warn_days, certificates, checkpoint_dir, checkpoint_origin, checkpoint_signer_key, checkpoint_verifier_key, cms_profile, endpoints, payloads, register, schema_dirs, traeger, work_dir, xsozial_source)`},
 		{name: "unknown nested field", config: "{\"endpoints\": {\n \"xsozial\": {\n  \"cms_profil\": \"bsi\"}}}", is: ErrUnknownField,
 			want: `meldeweg.json:3: endpoints.xsozial.cms_profil: unknown field`},
 		{name: "field in the wrong case", config: `{"Traeger": "12345"}`, is: ErrUnknownField,
@@ -377,7 +377,7 @@ func TestFieldsAndVariables(t *testing.T) {
 			t.Errorf("EnvVar(%q) = %q, want %q", f, got, want)
 		}
 	}
-	if n := len(Fields()); n != 7+2*len(endpointKeys) {
+	if n := len(Fields()); n != 11+2*len(endpointKeys) {
 		t.Errorf("%d fields", n)
 	}
 	if _, err := Resolve(Input{Flags: []Flag{{"--x", "nope", "v"}}}); err == nil {
@@ -394,5 +394,29 @@ func TestMissingDirectoryReportedOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "--pki:"); n != 1 {
 		t.Errorf("%d errors, want 1:\n%v", n, err)
+	}
+}
+
+// A checkpoint signer key open to group or others is refused, naming the
+// field; a private one is taken.
+func TestCheckpointSignerKeyMode(t *testing.T) {
+	t.Parallel()
+	key := filepath.Join(t.TempDir(), "checkpoint.key")
+	if err := os.WriteFile(key, []byte("PRIVATE+KEY+x+1+AAAA\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Resolve(Input{Flags: []Flag{{"--signer-key", "checkpoint_signer_key", key}}})
+	if !errors.Is(err, ErrUnsafeMode) || !strings.Contains(err.Error(), "checkpoint_signer_key") {
+		t.Fatalf("a 0644 signer key: %v", err)
+	}
+	if err := os.Chmod(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Resolve(Input{Flags: []Flag{{"--signer-key", "checkpoint_signer_key", key}, {"--origin", "checkpoint_origin", "meldeweg.test/a"}}})
+	if err != nil || s.Checkpoints.SignerKey != key || s.Checkpoints.Origin != "meldeweg.test/a" {
+		t.Fatalf("a 0600 signer key: %+v, %v", s, err)
+	}
+	if _, err := Resolve(Input{Flags: []Flag{{"--origin", "checkpoint_origin", "two words"}}}); err == nil || !strings.Contains(err.Error(), "checkpoint_origin") {
+		t.Fatalf("an origin with a space: %v", err)
 	}
 }
