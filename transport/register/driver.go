@@ -83,6 +83,12 @@ type Executor interface {
 	// MessageList lists messages oldest first (created, then ID).
 	MessageList(ctx context.Context, p *MessageListParams) ([]Message, error)
 
+	// TenantGet reads the register's tenant binding (ErrNotFound if it
+	// records none yet).
+	TenantGet(ctx context.Context, p *TenantGetParams) (TenantBinding, error)
+	// TenantSet records the register's tenant binding, once.
+	TenantSet(ctx context.Context, p *TenantSetParams) error
+
 	// GuardList reports, for every append-only guard the dialect puts on
 	// the entries (triggers), whether it is in place and working.
 	GuardList(ctx context.Context, p *GuardListParams) ([]Guard, error)
@@ -217,4 +223,12 @@ type Guard struct {
 	Intact bool
 	// Problem says what is wrong when it is not intact.
 	Problem string
+}
+
+// TenantGetParams: see Executor.TenantGet.
+type TenantGetParams struct{}
+
+// TenantSetParams: see Executor.TenantSet.
+type TenantSetParams struct {
+	Binding TenantBinding
 }

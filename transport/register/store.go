@@ -72,6 +72,11 @@ type Store interface {
 	// not hold is recorded all the same.
 	DeletePayload(ctx context.Context, p AppendParams) (Entry, error)
 
+	// Tenant is the tenant the register belongs to (see OpenStore); every
+	// entry appended carries it in its hash. Empty for a store made with
+	// NewStore, whose entries carry no tenant.
+	Tenant() TenantID
+
 	// Close releases the store.
 	Close() error
 }

@@ -82,7 +82,8 @@ import (
 
 const (
 	magicV1   = "MWSEAL1\n" // no key ID
-	magic     = "MWSEAL2\n"
+	magic     = "MWSEAL2\n" // key ID, no tenant
+	magicV3   = "MWSEAL3\n" // key ID, bound to the tenant
 	keyIDSize = 8
 	saltSize  = 32
 	chunkSize = 64 << 10
@@ -97,10 +98,11 @@ var ErrCorrupt = errors.New("sealed payload is corrupt or was tampered with")
 // Store seals payloads for rest and reads them back from the register. It
 // is safe for concurrent use, also by several processes.
 type Store struct {
-	dir   string
-	key   []byte
-	keyID KeyID
-	reg   register.Store
+	dir    string
+	key    []byte
+	keyID  KeyID
+	reg    register.Store
+	tenant register.TenantID // reg's; empty: seal as before tenant binding (MWSEAL2)
 }
 
 // KeyID names an instance key without revealing it.
@@ -210,7 +212,7 @@ func open(dir string, reg register.Store, create bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payload store: %w", err)
 	}
-	s := &Store{dir: dir, key: key, keyID: keyIDOf(key), reg: reg}
+	s := &Store{dir: dir, key: key, keyID: keyIDOf(key), reg: reg, tenant: reg.Tenant()}
 	var wrong *sealHead
 	for i, h := range heads {
 		if !h.hasID || h.id == s.keyID {
@@ -260,7 +262,7 @@ func sampleHeads(ctx context.Context, reg register.Store) ([]sealHead, error) {
 		n, _ := io.ReadFull(rc, b)
 		rc.Close()
 		h := sealHead{sum: kp.SHA256}
-		if n == len(b) && string(b[:len(magic)]) == magic {
+		if n == len(b) && (string(b[:len(magic)]) == magic || string(b[:len(magic)]) == magicV3) {
 			h.hasID = true
 			copy(h.id[:], b[len(magic):])
 		}
@@ -276,7 +278,13 @@ func (s *Store) KeyID() KeyID { return s.keyID }
 func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) aead(salt []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, s.key, salt, "meldeweg payload v1", keySize)
+	return aeadFor(s.key, salt, "meldeweg payload v1")
+}
+
+// aeadFor derives the payload key of salt from key (HKDF-SHA256 with
+// info) and returns its AES-256-GCM.
+func aeadFor(key, salt []byte, info string) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, key, salt, info, keySize)
 	if err != nil {
 		return nil, err
 	}
@@ -379,6 +387,11 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 		return nil, err
 	}
 	aead, err := s.aead(salt)
+	var ad []byte // associated data of every chunk
+	if s.tenant != "" {
+		aead, err = aeadFor(s.key, salt, infoV3)
+		ad = tenantAD(s.tenant, s.keyID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +402,11 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 		}
 		return nil, err
 	}
-	w.Write([]byte(magic))
+	if s.tenant != "" {
+		w.Write([]byte(magicV3))
+	} else {
+		w.Write([]byte(magic))
+	}
 	w.Write(s.keyID[:])
 	w.Write(salt)
 	h := sha256.New()
@@ -412,7 +429,7 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 		}
 		h.Write(buf[:n])
 		size += int64(n)
-		out = aead.Seal(out[:0], nonce(counter, final), buf[:n], nil)
+		out = aead.Seal(out[:0], nonce(counter, final), buf[:n], ad)
 		if _, err := w.Write(out); err != nil {
 			return fail(fmt.Errorf("sealing payload for rest: %w", err))
 		}
@@ -429,6 +446,20 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 	h.Sum(p.Ref.SHA256[:0])
 	p.Ref.Size = size
 	return p, nil
+}
+
+// infoV3 is the HKDF info of MWSEAL3 payload keys.
+const infoV3 = "meldeweg payload v3"
+
+// tenantAD is the associated data of every chunk of an MWSEAL3 payload:
+// the tenant and the key ID, length-prefixed, so that a payload copied
+// into another tenant's store does not open there, even under the same
+// key.
+func tenantAD(tenant register.TenantID, id KeyID) []byte {
+	b := []byte("meldeweg payload tenant v1\x00")
+	b = binary.BigEndian.AppendUint32(b, uint32(len(tenant)))
+	b = append(b, tenant...)
+	return append(b, id[:]...)
 }
 
 // legacyPath is where registers before schema version 2 kept payload sum.
@@ -480,14 +511,21 @@ func (s *Store) newReader(src io.ReadCloser, sum register.Hash) (*reader, error)
 	// of its own.
 	head := make([]byte, len(magic)+keyIDSize+saltSize)
 	n, err := io.ReadFull(src, head[:len(magic)])
+	info := "meldeweg payload v1"
+	var ad []byte
 	if err == nil {
-		switch string(head[:len(magic)]) {
-		case magic:
+		switch v := string(head[:len(magic)]); v {
+		case magic, magicV3:
 			n, err = io.ReadFull(src, head[len(magic):])
 			if err == nil && !bytes.Equal(head[len(magic):len(magic)+keyIDSize], s.keyID[:]) {
 				var want KeyID
 				copy(want[:], head[len(magic):])
 				return nil, &KeyError{Path: filepath.Join(s.dir, "payload.key"), Want: want.String(), Have: s.keyID.String(), Payload: sum}
+			}
+			if v == magicV3 {
+				// Bound to the tenant that sealed it: under another
+				// tenant's store it fails authentication.
+				info, ad = infoV3, tenantAD(s.tenant, s.keyID)
 			}
 			head = head[len(magic)+keyIDSize:]
 		case magicV1:
@@ -503,12 +541,12 @@ func (s *Store) newReader(src io.ReadCloser, sum register.Hash) (*reader, error)
 		}
 		return nil, fmt.Errorf("payload %s: no sealed-payload header (%d bytes read): %w", sum, n, ErrCorrupt)
 	}
-	aead, err := s.aead(head)
+	aead, err := aeadFor(s.key, head, info)
 	if err != nil {
 		return nil, err
 	}
 	buf := getChunk()
-	return &reader{src: src, aead: aead, want: sum, h: sha256.New(), buf: buf, in: buf[:]}, nil
+	return &reader{src: src, aead: aead, ad: ad, want: sum, h: sha256.New(), buf: buf, in: buf[:]}, nil
 }
 
 // CheckPayload implements register.PayloadChecker: it reads kept, the
@@ -538,6 +576,7 @@ type reader struct {
 	mu      sync.Mutex // Close may come from another goroutine (an HTTP transport does that)
 	src     io.ReadCloser
 	aead    cipher.AEAD
+	ad      []byte // associated data of every chunk (MWSEAL3)
 	want    register.Hash
 	h       hash.Hash
 	buf     *chunkBuf // returned to the pool by Close
@@ -578,7 +617,7 @@ func (r *reader) next() error {
 	if n < tagSize {
 		return fmt.Errorf("payload %s: chunk %d truncated: %w", r.want, r.counter, ErrCorrupt)
 	}
-	plain, err := r.aead.Open(r.in[:0], nonce(r.counter, final), r.in[:n], nil)
+	plain, err := r.aead.Open(r.in[:0], nonce(r.counter, final), r.in[:n], r.ad)
 	if err != nil {
 		return fmt.Errorf("payload %s: chunk %d fails authentication: %w", r.want, r.counter, ErrCorrupt)
 	}
