@@ -26,6 +26,27 @@ type file struct {
 	Traeger       string                  `json:"traeger,omitempty"`
 	XSozialSource string                  `json:"xsozial_source,omitempty"`
 	WorkDir       string                  `json:"work_dir,omitempty"`
+	Massnahmen    []string                `json:"massnahmen,omitempty"`
+	KEKFile       string                  `json:"kek_file,omitempty"`
+	KEKEnv        string                  `json:"kek_env,omitempty"`
+	KEKCommand    []string                `json:"kek_command,omitempty"`
+	Tenants       map[string]fileTenant   `json:"tenants,omitempty"`
+}
+
+// fileTenant is one tenant under "tenants": the fields that are the
+// tenant's own. A field it leaves out is taken from the top level.
+type fileTenant struct {
+	Endpoints     map[string]fileEndpoint `json:"endpoints,omitempty"`
+	Certificates  []fileCertificate       `json:"certificates,omitempty"`
+	Register      string                  `json:"register,omitempty"`
+	Payloads      string                  `json:"payloads,omitempty"`
+	Traeger       string                  `json:"traeger,omitempty"`
+	XSozialSource string                  `json:"xsozial_source,omitempty"`
+	WorkDir       string                  `json:"work_dir,omitempty"`
+	Massnahmen    []string                `json:"massnahmen,omitempty"`
+	KEKFile       string                  `json:"kek_file,omitempty"`
+	KEKEnv        string                  `json:"kek_env,omitempty"`
+	KEKCommand    []string                `json:"kek_command,omitempty"`
 }
 
 type fileEndpoint struct {
@@ -105,6 +126,8 @@ func (f *file) scalars() map[string]string {
 	put("traeger", f.Traeger)
 	put("xsozial_source", f.XSozialSource)
 	put("work_dir", f.WorkDir)
+	put("kek_file", f.KEKFile)
+	put("kek_env", f.KEKEnv)
 	for ch, e := range f.Endpoints {
 		for _, k := range endpointKeys {
 			put("endpoints."+ch+"."+k.name, *k.field(&e))
