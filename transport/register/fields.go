@@ -75,6 +75,14 @@ const (
 	// It does not change the message's state: the claim's last attempt
 	// is followed by the sent, retry-wait or dead entry.
 	EventAttempt Event = "attempt"
+	// EventKEKRotated: every data key of the tenant was re-wrapped under a
+	// new key-encryption key (Detail names the old and new KEK IDs and
+	// how many keys); payloads are not touched.
+	EventKEKRotated Event = "kek-rotated"
+	// EventDataKeyDestroyed: a data key was destroyed, so that every
+	// payload sealed with it is unreadable for good (Detail names the key
+	// ID, data class and month).
+	EventDataKeyDestroyed Event = "data-key-destroyed"
 )
 
 // Events lists every Event, in the order above.
@@ -83,6 +91,7 @@ func Events() []Event {
 		EventBuilt, EventChecked, EventSealed, EventQueued, EventSending, EventSent,
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
+		EventKEKRotated, EventDataKeyDestroyed,
 	}
 }
 

@@ -123,7 +123,7 @@ func isBusy(err error) bool {
 func open(ctx context.Context, file string, opt Options) (*Store, error) {
 	dsn := func(txlock string) string {
 		return "file:" + file + "?_busy_timeout=" + strconv.FormatInt(opt.BusyTimeout.Milliseconds(), 10) +
-			"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=" + txlock
+			"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_pragma=secure_delete(1)&_txlock=" + txlock
 	}
 	w, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
