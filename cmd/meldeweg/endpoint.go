@@ -134,7 +134,12 @@ func openOutbox(ctx context.Context, s *settings.Settings, mustExist bool) (*out
 	if err != nil {
 		return nil, err
 	}
-	ps, err := payload.Open(s.Payloads, store)
+	kek, err := loadKEK(ctx, s)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ps, err := payload.OpenWith(s.Payloads, store, payload.Options{KEK: kek})
 	if errors.Is(err, payload.ErrNoKey) || errors.Is(err, payload.ErrWrongKey) {
 		err = fmt.Errorf("%w (--payloads, or payloads in the configuration, names the directory of the register's payload.key)", err)
 	}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"meldeweg.dev/meldeweg/cmd/meldeweg/internal/settings"
 	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/flow/exchange"
 	"meldeweg.dev/meldeweg/schemas"
+	"meldeweg.dev/meldeweg/transport/register/payload"
 )
 
 // checkProvider refuses an eM@w upload that does not belong to the run's
@@ -39,4 +41,22 @@ func (e *env) checkProvider(ctx context.Context, reg *schemas.Registry, data []b
 		return e.failf(exitError, "%s: %v", file, err)
 	}
 	return exitOK
+}
+
+// loadKEK loads the run's key-encryption key, if one is configured; nil
+// without. The key file must not lie in the register's directory (a
+// SQLite register) or the payload key directory.
+func loadKEK(ctx context.Context, s *settings.Settings) (*payload.KEK, error) {
+	if s.KEK.IsZero() {
+		return nil, nil
+	}
+	away := []string{s.Payloads}
+	if !s.Register.IsPostgres() {
+		away = append(away, filepath.Dir(s.Register.Location))
+	}
+	k, err := payload.LoadKEK(ctx, payload.KEKSource{File: s.KEK.File, Env: s.KEK.Env, Command: s.KEK.Command, Away: away})
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: %w", s.Tenant, err)
+	}
+	return k, nil
 }

@@ -113,3 +113,56 @@ func TestTenantRefusesForeignData(t *testing.T) {
 		t.Errorf("exit %d, stderr %s; want exit %d naming both tenants", code, stderr, exitError)
 	}
 }
+
+// The key hierarchy end to end: with a KEK configured, a sent upload is
+// sealed at rest with data keys; "keys rotate-kek" re-wraps them, after
+// which the register's payloads verify with the new KEK and not with the
+// old one.
+func TestKeysRotateKEK(t *testing.T) {
+	ba := startBA(t, bacheck.Config{}, basim.Faults{})
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	os.MkdirAll(keys, 0o700)
+	writeKEK := func(name, hexKey string) string {
+		p := filepath.Join(keys, name)
+		if err := os.WriteFile(p, []byte(hexKey+"\n"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, 0o400)
+		return p
+	}
+	oldKEK := writeKEK("kek.old", strings.Repeat("a1", 32))
+	newKEK := writeKEK("kek.new", strings.Repeat("b2", 32))
+	writeConfig := func(kek string) string {
+		c := filepath.Join(dir, "meldeweg.json")
+		os.Remove(c)
+		if err := os.WriteFile(c, []byte(`{"tenants": {"kreis-a": {"register": "data/register.db", "kek_file": "`+kek+`"}}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	config := writeConfig(oldKEK)
+	upload := filepath.Join(dir, "upload.zip")
+	writeUpload(t, upload, example(msg.TypeEintritt, "EV-K1"))
+	runOK(t, 0, "sent emaw-", "--config", config, "send", upload, "--channel", "emaw", "--pki", ba.pkiDir, "--url", ba.url)
+
+	out, _ := runOK(t, 0, "emaw-message", "--config", config, "keys", "list")
+	if !strings.Contains(out, "live") {
+		t.Errorf("keys list:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "register.db.payloads", "payload.key")); err == nil {
+		t.Error("an instance payload.key was made although a KEK is configured")
+	}
+	runOK(t, 0, "", "--config", config, "register", "verify")
+
+	out, _ = runOK(t, 0, "re-wrapped", "--config", config, "keys", "rotate-kek", "--new-kek-file", newKEK)
+	if !strings.Contains(out, "1 data key re-wrapped") && !strings.Contains(out, "data keys re-wrapped") {
+		t.Errorf("rotate-kek: %s", out)
+	}
+	// Still configured with the old KEK: the payloads no longer open.
+	if code, stdout, stderr := runXS(t, "--config", config, "register", "verify"); code == exitOK || !strings.Contains(stdout+stderr, "does not unwrap under this key-encryption key") {
+		t.Errorf("verify with the old KEK after rotation passed:\n%s%s", stdout, stderr)
+	}
+	config = writeConfig(newKEK)
+	runOK(t, 0, "", "--config", config, "register", "verify")
+}

@@ -163,17 +163,20 @@ func runKEKCommand(ctx context.Context, argv []string, timeout time.Duration) (*
 		return nil, fmt.Errorf("%w: %s: %v", ErrKEKSource, name, err)
 	}
 	b, rerr := io.ReadAll(io.LimitReader(out, maxKEKOutput+1))
-	io.Copy(io.Discard, out) // let it finish writing
+	tooLong := len(b) > maxKEKOutput
+	if tooLong {
+		cancel() // stop it; what it prints is not a key
+	}
 	werr := cmd.Wait()
 	switch {
+	case tooLong:
+		return nil, fmt.Errorf("%w: %s printed more than %d bytes", ErrKEKSource, name, maxKEKOutput)
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%w: %s did not finish within %s", ErrKEKSource, name, timeout)
 	case werr != nil:
 		return nil, fmt.Errorf("%w: %s failed: %v", ErrKEKSource, name, werr)
 	case rerr != nil:
 		return nil, fmt.Errorf("%w: %s: %v", ErrKEKSource, name, rerr)
-	case len(b) > maxKEKOutput:
-		return nil, fmt.Errorf("%w: %s printed more than %d bytes", ErrKEKSource, name, maxKEKOutput)
 	}
 	return ParseKEK(bytes.TrimSpace(b), name)
 }

@@ -279,6 +279,12 @@ func (s *Settings) validate() []error {
 			add(s.errorf("traeger", "%q is not a Trägernummer (want %s)", s.Traeger, want))
 		}
 	}
+	if n := btoi(s.KEK.File != "") + btoi(s.KEK.Env != "") + btoi(len(s.KEK.Command) > 0); n > 1 {
+		add(s.errorf("kek_file", "give one of kek_file, kek_env and kek_command, not %d", n))
+	}
+	if s.KEK.Env != "" && !isEnvName(s.KEK.Env) {
+		add(s.errorf("kek_env", "%q is not an environment variable name", s.KEK.Env))
+	}
 	for i, m := range s.Massnahmen {
 		if err := emaw.Massnahmenummer(m).Check(); err != nil {
 			add(s.errorf(fmt.Sprintf("massnahmen[%d]", i), "%v", err))
@@ -318,6 +324,13 @@ func (s *Settings) validate() []error {
 		}
 	}
 	return errs
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func isEnvName(s string) bool {
