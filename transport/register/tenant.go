@@ -89,7 +89,19 @@ func OpenStore(ctx context.Context, d Driver, p StoreParams) (Store, error) {
 		return nil, err
 	}
 	s := NewStore(d, p.Clock).(*dbStore)
-	err := d.Write(ctx, func(x Executor) error {
+	// A bound register is only read: opening it writes nothing.
+	b, err := d.TenantGet(ctx, &TenantGetParams{})
+	if err == nil {
+		if b.Tenant != p.Tenant {
+			return nil, &TenantMismatchError{Register: b.Tenant, Opened: p.Tenant}
+		}
+		s.tenant, s.bound = p.Tenant, b
+		return s, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("reading the register's tenant: %w", err)
+	}
+	err = d.Write(ctx, func(x Executor) error {
 		b, err := x.TenantGet(ctx, &TenantGetParams{})
 		if errors.Is(err, ErrNotFound) {
 			head, err := x.HeadGet(ctx, &HeadGetParams{ForUpdate: true})
