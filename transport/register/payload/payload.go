@@ -235,6 +235,18 @@ func open(dir string, reg register.Store, create bool, o Options) (*Store, error
 		// key for payloads from before it: none is made.
 		return newStore(dir, nil, reg, o), nil
 	}
+	for _, h := range heads {
+		if o.KEK != nil {
+			break
+		}
+		if !h.hasID {
+			continue
+		}
+		if _, err := reg.DataKey(ctx, h.id.String()); err == nil {
+			return nil, fmt.Errorf("payload store: payload %s is sealed with data key %s of the key hierarchy: %w (kek_file, kek_env or kek_command)",
+				h.sum, h.id, ErrNoKEK)
+		}
+	}
 	switch {
 	case errors.Is(serr, fs.ErrNotExist) && (len(heads) > 0 || !create):
 		ke := &KeyError{Path: path}

@@ -117,6 +117,11 @@ func exerciseKeys(t *testing.T, open OpenFunc) {
 			}
 		}
 
+		// Without the KEK the store refuses to open, saying why.
+		if _, err := pstore.Load(dir, b.store); !errors.Is(err, pstore.ErrNoKEK) {
+			t.Errorf("opening without the KEK: %v; want ErrNoKEK", err)
+		}
+
 		// Rotation: every payload opens with the new KEK, none (of the
 		// hierarchy) with the old.
 		k2 := newKEK(t, "kek-2")
