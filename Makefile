@@ -66,6 +66,25 @@ demo: build
 	echo "== 6. The register, and its verification"
 	mw register list --register $(DEMO)/register.db
 	mw register verify --register $(DEMO)/register.db
+	echo
+	echo "== 7. Two tenants (Träger 12345 and 54321): each its own register and key-encryption key; one's data is refused under the other"
+	mkdir -p $(DEMO)/keks && chmod 0700 $(DEMO)/keks
+	openssl rand -hex 32 > $(DEMO)/keks/kreis-a.kek && chmod 0400 $(DEMO)/keks/kreis-a.kek
+	DEMO_KEK_B=$$(openssl rand -hex 32); export DEMO_KEK_B
+	printf '%s\n' '{"tenants": {' \
+	  '  "kreis-a": {"traeger": "12345", "register": "kreis-a/register.db", "kek_file": "keks/kreis-a.kek", "massnahmen": ["123/21/1/26"]},' \
+	  '  "kreis-b": {"traeger": "54321", "register": "kreis-b/register.db", "kek_env": "DEMO_KEK_B", "massnahmen": ["99999999"]}' \
+	  '}}' > $(DEMO)/tenants.json
+	cat $(DEMO)/tenants.json
+	T="--config $(DEMO)/tenants.json --pki $(DEMO)/pki --url $$URL"
+	mkdir -p $(DEMO)/tenants
+	mw xsozial build --traeger $(TRAEGER) --month $(MONTH) --in $(DEMO)/src --out $(DEMO)/tenants/XSOZIAL_$(TRAEGER)_$(MONTH)_P.xml
+	rc=0; mw --tenant kreis-b send $(DEMO)/tenants/XSOZIAL_$(TRAEGER)_$(MONTH)_P.xml --channel xsozial $$T || rc=$$?
+	[ $$rc = 1 ] || { echo "exit $$rc: expected the refusal (exit 1)" >&2; exit 1; }
+	echo "exit 1: Träger $(TRAEGER)'s dataset refused under tenant kreis-b before anything was sealed"
+	mw --tenant kreis-a send $(DEMO)/emaw/upload.zip --channel emaw --message-id demo-kreis-a-1 $$T
+	mw --tenant kreis-a keys list --config $(DEMO)/tenants.json
+	mw --tenant kreis-a register verify --config $(DEMO)/tenants.json
 
 # FUZZ lists the fuzz targets as package:target:executions. make test runs
 # each for that many executions (a few seconds here), not for a duration: a

@@ -71,6 +71,7 @@ func commands() []*command {
 		xsozialCommand(),
 		testdataCommand(),
 		emawCommand(),
+		keysCommand(),
 	}
 }
 
@@ -82,6 +83,7 @@ type env struct {
 
 	schemaDirs []string
 	configPath string
+	tenant     string // --tenant
 
 	flags func() []settings.Flag // the command's flags that override fields
 	set   *settings.Settings     // resolved once; see settings()
@@ -121,6 +123,8 @@ USAGE
 GLOBAL OPTIONS (allowed anywhere on the line)
   --config FILE      configuration file (JSON; default: $MELDEWEG_CONFIG, else none)
   --schema-dir DIR   add the schema bundles in DIR to schema_dirs (repeatable)
+  --tenant NAME      the tenant whose register, keys, certificates and endpoints
+                     to use (default: $MELDEWEG_TENANT, else the only one configured)
   --version          print the version and exit
   --help, -h         this help; "meldeweg COMMAND --help" for a command's
 
@@ -177,7 +181,7 @@ func (e *env) takeGlobal(args []string) ([]string, error) {
 			break
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !strings.HasPrefix(a, "-") || (name != "schema-dir" && name != "config") {
+		if !strings.HasPrefix(a, "-") || (name != "schema-dir" && name != "config" && name != "tenant") {
 			rest = append(rest, a)
 			continue
 		}
@@ -188,9 +192,12 @@ func (e *env) takeGlobal(args []string) ([]string, error) {
 			i++
 			val = args[i]
 		}
-		if name == "schema-dir" {
+		switch name {
+		case "schema-dir":
 			e.schemaDirs = append(e.schemaDirs, val)
-		} else {
+		case "tenant":
+			e.tenant = val
+		default:
 			e.configPath = val
 		}
 	}

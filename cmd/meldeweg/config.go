@@ -24,7 +24,12 @@ func (e *env) settings() (*settings.Settings, error) {
 	if e.flags != nil {
 		flags = e.flags()
 	}
-	s, err := settings.Resolve(settings.Input{File: p, LookupEnv: os.LookupEnv, Flags: flags, SchemaDirs: e.schemaDirs})
+	tenant, tenantFrom := e.tenant, "--tenant"
+	if tenant == "" {
+		tenant, tenantFrom = os.Getenv("MELDEWEG_TENANT"), "$MELDEWEG_TENANT"
+	}
+	s, err := settings.Resolve(settings.Input{File: p, LookupEnv: os.LookupEnv, Flags: flags, SchemaDirs: e.schemaDirs,
+		Tenant: tenant, TenantFrom: tenantFrom})
 	if err != nil {
 		return nil, err
 	}

@@ -117,14 +117,14 @@ func buildEndpoint(s *settings.Settings, ch baapi.Channel, u use, attempts int) 
 func openRegister(ctx context.Context, s *settings.Settings, mustExist bool) (register.Store, error) {
 	r := s.Register
 	if r.IsPostgres() {
-		return pgstore.Open(ctx, r.Location, pgstore.Options{})
+		return pgstore.Open(ctx, r.Location, pgstore.Options{Tenant: s.Tenant})
 	}
 	if mustExist {
 		if _, err := os.Stat(r.Location); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("register %s does not exist (give --register, $MELDEWEG_REGISTER or \"register\" in the configuration)", r)
 		}
 	}
-	return sqlitestore.Open(ctx, r.Location, sqlitestore.Options{})
+	return sqlitestore.Open(ctx, r.Location, sqlitestore.Options{Tenant: s.Tenant})
 }
 
 // openOutbox opens the register of s with its payload store, as this
@@ -134,7 +134,12 @@ func openOutbox(ctx context.Context, s *settings.Settings, mustExist bool) (*out
 	if err != nil {
 		return nil, err
 	}
-	ps, err := payload.Open(s.Payloads, store)
+	kek, err := loadKEK(ctx, s)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ps, err := payload.OpenWith(s.Payloads, store, payload.Options{KEK: kek})
 	if errors.Is(err, payload.ErrNoKey) || errors.Is(err, payload.ErrWrongKey) {
 		err = fmt.Errorf("%w (--payloads, or payloads in the configuration, names the directory of the register's payload.key)", err)
 	}

@@ -217,7 +217,7 @@ func assertNothingUnsealed(t *testing.T, regFile string, secrets ...string) {
 		head := make([]byte, 8)
 		_, err = io.ReadFull(rc, head)
 		rc.Close()
-		if err != nil || string(head) != "MWSEAL2\n" {
+		if err != nil || (string(head) != "MWSEAL2\n" && string(head) != "MWSEAL3\n") {
 			t.Errorf("payload %s of entry %d is not sealed at rest", e.Payload().SHA256, e.Seq())
 		}
 		n++

@@ -118,6 +118,7 @@ func printEntry(e *env, en register.Entry) {
 		row("payload", fmt.Sprintf("sha256:%s (%d bytes%s)", r.PayloadSHA256, r.PayloadSize, kept))
 	}
 	row("detail", dash(r.Detail))
+	row("tenant", dash(r.Tenant))
 	row("prev hash", r.PrevHash.String())
 	row("hash", r.Hash.String())
 	tw.Flush()

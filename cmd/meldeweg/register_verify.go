@@ -107,7 +107,11 @@ func runRegisterVerify(e *env, o *registerVerifyOptions, args []string) int {
 	}
 	defer s.Close()
 	var noKey string
-	ps, err := payload.Load(set.Payloads, s)
+	kek, err := loadKEK(context.Background(), set)
+	if err != nil {
+		return e.failf(exitError, "%v", err)
+	}
+	ps, err := payload.OpenWith(set.Payloads, s, payload.Options{Load: true, KEK: kek})
 	switch {
 	case errors.Is(err, payload.ErrNoKey) || errors.Is(err, payload.ErrWrongKey):
 		noKey = err.Error()

@@ -216,6 +216,9 @@ func (e *env) checkForSend(ctx context.Context, ch baapi.Channel, file string, s
 		if err != nil {
 			return nil, e.failf(exitError, "%s: %v", file, err)
 		}
+		if code := e.checkProvider(ctx, reg, data, file); code != exitOK {
+			return nil, code
+		}
 		return data, exitOK
 	}
 	return nil, e.failf(exitError, "channel %s: no checks known; nothing was queued", ch)

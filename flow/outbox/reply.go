@@ -86,7 +86,7 @@ const AnswerProfile = cms.ProfileCompat
 // kept with the entry that records it (Reply.Entry). ep.Reply and ep.Trust
 // are used; the algorithm floor is AnswerProfile.
 func (o *Outbox) Open(ctx context.Context, ep *Endpoint, sealed []byte) (*Reply, error) {
-	kept, err := o.Payloads.Seal(ctx, bytes.NewReader(sealed))
+	kept, err := o.Payloads.SealClass(ctx, register.ClassOf(register.Channel(ep.Channel), register.DirectionIn), bytes.NewReader(sealed))
 	if err != nil {
 		return nil, fmt.Errorf("sealing the BA's answer for rest: %w", err)
 	}

@@ -99,7 +99,7 @@ func (o *Outbox) submit(ctx context.Context, ep *Endpoint, p SubmitParams, claim
 	ch := register.Channel(ep.Channel)
 	var before []register.AppendParams
 	if p.KeepPlain {
-		plain, err := o.Payloads.Seal(ctx, in)
+		plain, err := o.Payloads.SealClass(ctx, register.ClassOf(ch, register.DirectionOut), in)
 		if err != nil {
 			return register.Message{}, false, fmt.Errorf("keeping the plain payload: %w", err)
 		}
@@ -118,7 +118,7 @@ func (o *Outbox) submit(ctx context.Context, ep *Endpoint, p SubmitParams, claim
 		pw.CloseWithError(err)
 		sealErr <- err
 	}()
-	sealed, err := o.Payloads.Seal(ctx, pr)
+	sealed, err := o.Payloads.SealClass(ctx, register.ClassOf(ch, register.DirectionOut), pr)
 	pr.CloseWithError(err) // unblock the sealer if Seal stopped early
 	if serr := <-sealErr; serr != nil {
 		if sealed != nil {

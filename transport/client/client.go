@@ -743,7 +743,6 @@ func (c *Client) Remove(ctx context.Context, ch baapi.Channel, id baapi.FileID) 
 	return err
 }
 
-
 // slogAdapter makes an slog.Logger a go-retryablehttp LeveledLogger; all
 // messages go out at debug level except errors.
 type slogAdapter struct{ l *slog.Logger }

@@ -90,7 +90,7 @@ func (s *dbStore) Access(ctx context.Context, p *AccessParams, read func(kept io
 		if err != nil {
 			return err
 		}
-		es, err := appendChain(ctx, x, s.now(), []AppendParams{ap})
+		es, err := s.appendChain(ctx, x, s.now(), []AppendParams{ap})
 		if err == nil {
 			e = es[0]
 		}

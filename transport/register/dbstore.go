@@ -22,19 +22,21 @@ func NewStore(d Driver, clock Clock) Store {
 }
 
 type dbStore struct {
-	d     Driver
-	clock Clock
+	d      Driver
+	clock  Clock
+	tenant TenantID // empty: not bound (NewStore)
+	bound  TenantBinding
 }
 
 func (s *dbStore) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
 
 func (s *dbStore) Close() error { return s.d.Close() }
 
-// appendChain appends ps in order, in the transaction of x: first the
-// payload data they carry (before the head is locked, so that writing a
+// appendChain appends ps in order, bound to the store's tenant, in the
+// transaction of x: first the payload data they carry (before the head is locked, so that writing a
 // large payload does not hold up other instances' appends), then the
 // entries, chained to the head read once, and the head moved once.
-func appendChain(ctx context.Context, x Executor, at time.Time, ps []AppendParams) ([]Entry, error) {
+func (s *dbStore) appendChain(ctx context.Context, x Executor, at time.Time, ps []AppendParams) ([]Entry, error) {
 	for _, p := range ps {
 		if err := p.validate(); err != nil {
 			return nil, err
@@ -52,7 +54,7 @@ func appendChain(ctx context.Context, x Executor, at time.Time, ps []AppendParam
 	if err != nil {
 		return nil, fmt.Errorf("reading register head: %w", err)
 	}
-	es, err := chainEntries(head.Hash, head.Seq, at, ps)
+	es, err := chainTenantEntries(s.tenant, head.Hash, head.Seq, at, ps)
 	if err != nil || len(es) == 0 {
 		return nil, err
 	}
@@ -89,7 +91,7 @@ func keepPayload(ctx context.Context, x Executor, at time.Time, sum Hash, data i
 func (s *dbStore) Append(ctx context.Context, p AppendParams) (Entry, error) {
 	var e Entry
 	err := s.d.Write(ctx, func(x Executor) error {
-		es, err := appendChain(ctx, x, s.now(), []AppendParams{p})
+		es, err := s.appendChain(ctx, x, s.now(), []AppendParams{p})
 		if err == nil {
 			e = es[0]
 		}
@@ -158,7 +160,7 @@ func (s *dbStore) DeletePayload(ctx context.Context, p AppendParams) (Entry, err
 	}
 	var e Entry
 	err := s.d.Write(ctx, func(x Executor) error {
-		es, err := appendChain(ctx, x, s.now(), []AppendParams{p})
+		es, err := s.appendChain(ctx, x, s.now(), []AppendParams{p})
 		if err != nil {
 			return err
 		}
@@ -188,7 +190,7 @@ func (s *dbStore) Enqueue(ctx context.Context, p EnqueueParams) (Message, error)
 		if err := x.MessageInsert(ctx, &MessageInsertParams{Message: m}); err != nil {
 			return fmt.Errorf("message %s: %w", m.ID, err)
 		}
-		_, err := appendChain(ctx, x, now, slices.Concat(p.Before, aps))
+		_, err := s.appendChain(ctx, x, now, slices.Concat(p.Before, aps))
 		return err
 	})
 	if err != nil {
@@ -236,7 +238,7 @@ func (s *dbStore) Claim(ctx context.Context, p ClaimParams) ([]Message, error) {
 			if err := setState(ctx, x, m, n); err != nil {
 				return err
 			}
-			if _, err := appendChain(ctx, x, now, []AppendParams{ap}); err != nil {
+			if _, err := s.appendChain(ctx, x, now, []AppendParams{ap}); err != nil {
 				return err
 			}
 			out = append(out, n)
@@ -268,7 +270,7 @@ func (s *dbStore) Transition(ctx context.Context, t Transition) (Message, error)
 		if err := setState(ctx, x, m, n); err != nil {
 			return err
 		}
-		_, err = appendChain(ctx, x, now, slices.Concat(t.Before(), []AppendParams{ap}))
+		_, err = s.appendChain(ctx, x, now, slices.Concat(t.Before(), []AppendParams{ap}))
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package register
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -93,6 +94,10 @@ func (v *verifier) chain(ctx context.Context, x Executor) (VerifyReport, error) 
 	if err != nil {
 		return VerifyReport{}, fmt.Errorf("reading register head: %w", err)
 	}
+	bound, err := x.TenantGet(ctx, &TenantGetParams{})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return VerifyReport{}, fmt.Errorf("reading the register's tenant: %w", err)
+	}
 	var expectedSeq int64
 	entries := func(yield func(Entry, error) bool) {
 		var after int64
@@ -107,6 +112,10 @@ func (v *verifier) chain(ctx context.Context, x Executor) (VerifyReport, error) 
 			}
 			for _, r := range rs {
 				e := RecordEntry(r)
+				if err := tenantOf(bound, e); err != nil {
+					yield(Entry{}, err)
+					return
+				}
 				v.note(e)
 				if !v.p.ExpectHead.IsZero() && e.hash == v.p.ExpectHead && expectedSeq == 0 {
 					expectedSeq = e.seq

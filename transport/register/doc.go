@@ -19,7 +19,7 @@
 //
 // An Entry records one event (built, checked, sealed, queued, sending,
 // sent, retry-wait, acknowledged, rejected, dead, receipt, feedback,
-// received, payload-deleted, attempt) with its sequence number, UTC time from the
+// received, payload-deleted, attempt, kek-rotated, data-key-destroyed) with its sequence number, UTC time from the
 // store's clock, direction, channel, endpoint, message ID, related message
 // ID, correlation key, attempt, payload SHA-256 and size, actor and a short
 // detail. Its hash is SHA-256 over a canonical, versioned encoding of all
@@ -30,6 +30,24 @@
 // broken entry in a *ChainError. An entry that kept its payload's bytes
 // (AppendParams.Data) says so (Entry.PayloadKept, encoding v2), so the
 // chain knows which payloads the store must hold.
+//
+// # Tenants and data keys
+//
+// A register belongs to one tenant (a Träger or provider site). Backends
+// open it with OpenStore, which records the tenant at the first open
+// (register_tenant, migration 005) and refuses any later open as another
+// tenant with a *TenantMismatchError naming both. From then on every
+// entry carries the tenant inside its hash (encoding v3), so an entry
+// copied into another tenant's register does not verify there; Verify
+// checks that every entry from the binding on carries the tenant and none
+// before it does. Entries written before tenant binding keep encodings v1
+// and v2 and still verify.
+//
+// The register also keeps the tenant's data keys wrapped under its
+// key-encryption key (DataKey, PutDataKey, RewrapDataKeys), never in the
+// clear; DestroyDataKey clears one for good and records a
+// "data-key-destroyed" entry in the same transaction. payload does the
+// wrapping and the sealing.
 //
 // There is no API to change or delete an entry. Both backends refuse UPDATE
 // and DELETE on the entry table with triggers; someone with direct write

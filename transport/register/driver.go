@@ -83,6 +83,26 @@ type Executor interface {
 	// MessageList lists messages oldest first (created, then ID).
 	MessageList(ctx context.Context, p *MessageListParams) ([]Message, error)
 
+	// TenantGet reads the register's tenant binding (ErrNotFound if it
+	// records none yet).
+	TenantGet(ctx context.Context, p *TenantGetParams) (TenantBinding, error)
+	// TenantSet records the register's tenant binding, once.
+	TenantSet(ctx context.Context, p *TenantSetParams) error
+
+	// DataKeyGet reads one data key by ID, or the live (not destroyed)
+	// key of a class and month.
+	DataKeyGet(ctx context.Context, p *DataKeyGetParams) (DataKey, error)
+	// DataKeyInsert stores a new data key.
+	DataKeyInsert(ctx context.Context, p *DataKeyInsertParams) error
+	// DataKeyList lists data keys by ID.
+	DataKeyList(ctx context.Context, p *DataKeyListParams) ([]DataKey, error)
+	// DataKeySetWrapped replaces a live key's wrapped form if it is still
+	// wrapped under OldKEKID, and reports whether it did.
+	DataKeySetWrapped(ctx context.Context, p *DataKeySetWrappedParams) (bool, error)
+	// DataKeyDestroy overwrites a key's wrapped form and marks it
+	// destroyed.
+	DataKeyDestroy(ctx context.Context, p *DataKeyDestroyParams) error
+
 	// GuardList reports, for every append-only guard the dialect puts on
 	// the entries (triggers), whether it is in place and working.
 	GuardList(ctx context.Context, p *GuardListParams) ([]Guard, error)
@@ -217,4 +237,12 @@ type Guard struct {
 	Intact bool
 	// Problem says what is wrong when it is not intact.
 	Problem string
+}
+
+// TenantGetParams: see Executor.TenantGet.
+type TenantGetParams struct{}
+
+// TenantSetParams: see Executor.TenantSet.
+type TenantSetParams struct {
+	Binding TenantBinding
 }

@@ -81,6 +81,7 @@ type Entry struct {
 	time     time.Time
 	p        AppendParams // without Data
 	kept     bool         // the entry kept its payload's bytes (p.Data was set)
+	tenant   TenantID     // the tenant whose register holds it; empty before tenant binding
 	prevHash Hash
 	hash     Hash
 }
@@ -90,13 +91,19 @@ type Entry struct {
 // converted to UTC and truncated to microseconds, the precision every
 // backend stores. Invalid params give a *FieldError and no entry.
 func newEntry(prev Hash, seq int64, at time.Time, p AppendParams) (Entry, error) {
+	return newTenantEntry("", prev, seq, at, p)
+}
+
+// newTenantEntry is newEntry for the register of tenant (empty: a
+// register from before tenant binding), whose ID the hash then covers.
+func newTenantEntry(tenant TenantID, prev Hash, seq int64, at time.Time, p AppendParams) (Entry, error) {
 	if seq < 1 {
 		return Entry{}, &FieldError{Field: "Seq", Expected: "1 or more"}
 	}
 	if err := p.validate(); err != nil {
 		return Entry{}, err
 	}
-	e := Entry{seq: seq, time: at.UTC().Truncate(time.Microsecond), p: p, kept: p.Data != nil, prevHash: prev}
+	e := Entry{seq: seq, time: at.UTC().Truncate(time.Microsecond), p: p, kept: p.Data != nil, tenant: tenant, prevHash: prev}
 	e.p.Data = nil
 	e.hash = e.computeHash()
 	return e, nil
@@ -108,10 +115,15 @@ func newEntry(prev Hash, seq int64, at time.Time, p AppendParams) (Entry, error)
 // chainEntries returns and advances the head once. Invalid params give a
 // *FieldError and no entries.
 func chainEntries(prev Hash, seq int64, at time.Time, ps []AppendParams) ([]Entry, error) {
+	return chainTenantEntries("", prev, seq, at, ps)
+}
+
+// chainTenantEntries is chainEntries for the register of tenant.
+func chainTenantEntries(tenant TenantID, prev Hash, seq int64, at time.Time, ps []AppendParams) ([]Entry, error) {
 	es := make([]Entry, 0, len(ps))
 	for _, p := range ps {
 		seq++
-		e, err := newEntry(prev, seq, at, p)
+		e, err := newTenantEntry(tenant, prev, seq, at, p)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +154,11 @@ func (e Entry) Detail() string              { return e.p.Detail }
 // written before Meldeweg recorded this report false.
 func (e Entry) PayloadKept() bool { return e.kept }
 func (e Entry) PrevHash() Hash    { return e.prevHash }
-func (e Entry) Hash() Hash        { return e.hash }
+
+// Tenant is the tenant whose register the entry was appended to, which
+// its hash covers; empty for entries written before tenant binding.
+func (e Entry) Tenant() TenantID { return e.tenant }
+func (e Entry) Hash() Hash       { return e.hash }
 
 // LogValue logs the entry's keys only: no field holds personal data, but
 // Detail is left out to keep log lines short.
@@ -158,9 +174,14 @@ func (e Entry) LogValue() slog.Value {
 // the entry kept its payload's bytes; it is used exactly for those
 // entries, so every other entry hashes as it always did, and an entry
 // cannot claim or disown a kept payload without breaking its hash.
+// Version 3 binds the entry to its tenant: the tenant ID follows the
+// version string, and the kept flag (0 or 1) is always written; it is
+// used for every entry with a tenant, so an entry copied into another
+// tenant's register does not verify there.
 const (
-	encodingVersion     = "meldeweg register entry v1"
-	encodingVersionKept = "meldeweg register entry v2"
+	encodingVersion       = "meldeweg register entry v1"
+	encodingVersionKept   = "meldeweg register entry v2"
+	encodingVersionTenant = "meldeweg register entry v3"
 )
 
 // computeHash is the one place the chain hash is computed: SHA-256 over a
@@ -170,9 +191,13 @@ const (
 // previous entry's hash (see encodingVersionKept for version 2).
 func (e Entry) computeHash() Hash {
 	h := sha256.New()
-	if e.kept {
+	switch {
+	case e.tenant != "":
+		writeString(h, encodingVersionTenant)
+		writeString(h, string(e.tenant))
+	case e.kept:
 		writeString(h, encodingVersionKept)
-	} else {
+	default:
 		writeString(h, encodingVersion)
 	}
 	writeInt(h, e.seq)
@@ -189,7 +214,12 @@ func (e Entry) computeHash() Hash {
 	writeBytes(h, e.p.Payload.SHA256[:])
 	writeInt(h, e.p.Payload.Size)
 	writeString(h, e.p.Detail)
-	if e.kept {
+	switch {
+	case e.tenant != "" && e.kept:
+		writeInt(h, 1)
+	case e.tenant != "":
+		writeInt(h, 0)
+	case e.kept:
 		writeInt(h, 1)
 	}
 	writeBytes(h, e.prevHash[:])
@@ -231,6 +261,7 @@ type Record struct {
 	PayloadSHA256 Hash      `json:"payload_sha256"`
 	PayloadSize   int64     `json:"payload_size"`
 	PayloadKept   bool      `json:"payload_kept,omitempty"`
+	Tenant        string    `json:"tenant,omitempty"`
 	Detail        string    `json:"detail,omitempty"`
 	PrevHash      Hash      `json:"prev_hash"`
 	Hash          Hash      `json:"hash"`
@@ -243,7 +274,7 @@ func (e Entry) Record() Record {
 		Event: string(e.p.Event), Actor: e.p.Actor.String(), Endpoint: e.p.Endpoint,
 		MessageID: string(e.p.MessageID), Related: string(e.p.Related), Correlation: e.p.Correlation.s,
 		Attempt: e.p.Attempt, PayloadSHA256: e.p.Payload.SHA256, PayloadSize: e.p.Payload.Size, PayloadKept: e.kept,
-		Detail: e.p.Detail, PrevHash: e.prevHash, Hash: e.hash,
+		Tenant: string(e.tenant), Detail: e.p.Detail, PrevHash: e.prevHash, Hash: e.hash,
 	}
 }
 
@@ -262,6 +293,7 @@ func RecordEntry(r Record) Entry {
 			Payload: PayloadRef{SHA256: r.PayloadSHA256, Size: r.PayloadSize}, Detail: r.Detail,
 		},
 		kept:     r.PayloadKept,
+		tenant:   TenantID(r.Tenant),
 		prevHash: r.PrevHash,
 		hash:     r.Hash,
 	}

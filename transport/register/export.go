@@ -30,7 +30,8 @@ func ExportJSONL(w io.Writer, entries iter.Seq2[Entry, error]) (int64, error) {
 // CSVHeader is the first row ExportCSV writes.
 var CSVHeader = []string{
 	"seq", "time", "direction", "channel", "event", "actor", "endpoint", "message_id", "related",
-	"correlation", "attempt", "payload_sha256", "payload_size", "payload_kept", "detail", "prev_hash", "hash",
+	"correlation", "attempt", "payload_sha256", "payload_size", "payload_kept", "detail", "tenant", "prev_hash",
+	"hash",
 }
 
 // ExportCSV writes a header row (CSVHeader) and one row per entry, with the
@@ -50,7 +51,8 @@ func ExportCSV(w io.Writer, entries iter.Seq2[Entry, error]) (int64, error) {
 		row := []string{
 			strconv.FormatInt(r.Seq, 10), r.Time.Format(TimeFormat), r.Direction, r.Channel, r.Event, r.Actor,
 			r.Endpoint, r.MessageID, r.Related, r.Correlation, strconv.Itoa(r.Attempt), r.PayloadSHA256.String(),
-			strconv.FormatInt(r.PayloadSize, 10), strconv.FormatBool(r.PayloadKept), r.Detail, r.PrevHash.String(), r.Hash.String(),
+			strconv.FormatInt(r.PayloadSize, 10), strconv.FormatBool(r.PayloadKept), r.Detail, r.Tenant, r.PrevHash.String(),
+			r.Hash.String(),
 		}
 		if err := cw.Write(row); err != nil {
 			return n, err

@@ -86,6 +86,14 @@ const (
 	// for which purpose; never the data. It has no direction ("") and the
 	// channel of what was read.
 	EventAccessed Event = "accessed"
+	// EventKEKRotated: every data key of the tenant was re-wrapped under a
+	// new key-encryption key (Detail names the old and new KEK IDs and
+	// how many keys); payloads are not touched.
+	EventKEKRotated Event = "kek-rotated"
+	// EventDataKeyDestroyed: a data key was destroyed, so that every
+	// payload sealed with it is unreadable for good (Detail names the key
+	// ID, data class and month).
+	EventDataKeyDestroyed Event = "data-key-destroyed"
 )
 
 // Events lists every Event, in the order above.
@@ -94,7 +102,7 @@ func Events() []Event {
 		EventBuilt, EventChecked, EventSealed, EventQueued, EventSending, EventSent,
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
-		EventCheckpoint, EventAccessed,
+		EventCheckpoint, EventAccessed, EventKEKRotated, EventDataKeyDestroyed,
 	}
 }
 

@@ -120,6 +120,52 @@ func TestEntryHashGoldenKept(t *testing.T) {
 	}
 }
 
+// TestEntryHashGoldenTenant pins encoding v3, used by every entry of a
+// register bound to a tenant: the tenant and the kept flag are covered.
+func TestEntryHashGoldenTenant(t *testing.T) {
+	p := params(1)
+	p.Data = strings.NewReader("sealed bytes")
+	kept, err := newTenantEntry("traeger-a", sum("prev"), 7, t0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := newTenantEntry("traeger-a", sum("prev"), 7, t0, params(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "entry-hash-v3.golden")
+	got := kept.Hash().String() + "\n" + named.Hash().String() + "\n"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("entry hashes changed:\ngot\n%s\nwant\n%s", got, want)
+	}
+	for _, e := range []Entry{kept, named} {
+		r := e.Record()
+		if RecordEntry(r).computeHash() != e.Hash() {
+			t.Error("round trip through Record changed a v3 hash")
+		}
+		for _, other := range []string{"traeger-b", ""} {
+			r.Tenant = other
+			if RecordEntry(r).computeHash() == e.Hash() {
+				t.Errorf("an entry of tenant traeger-a hashes the same as one of %q", other)
+			}
+		}
+		r = e.Record()
+		r.PayloadKept = !r.PayloadKept
+		if RecordEntry(r).computeHash() == e.Hash() {
+			t.Error("a v3 entry hashes the same whether or not it kept its payload")
+		}
+	}
+}
+
 // TestHashCoversEveryField changes one field at a time and expects a
 // different hash each time.
 func TestHashCoversEveryField(t *testing.T) {
@@ -145,6 +191,7 @@ func TestHashCoversEveryField(t *testing.T) {
 		"detail":      func(r *Record) { r.Detail += "." },
 		"prev_hash":   func(r *Record) { r.PrevHash[31] ^= 1 },
 		"kept":        func(r *Record) { r.PayloadKept = true },
+		"tenant":      func(r *Record) { r.Tenant = "traeger-a" },
 	}
 	for name, mutate := range mutations {
 		t.Run(name, func(t *testing.T) {

@@ -82,6 +82,33 @@ type Store interface {
 	// Invalid params give a *FieldError before anything is read.
 	Access(ctx context.Context, p *AccessParams, read func(kept io.Reader) error) (Entry, error)
 
+	// PutDataKey stores k, a new data key wrapped under the tenant's
+	// key-encryption key, unless a live key of its class and month exists:
+	// it returns the live key, k or the one stored before (by a
+	// concurrent sealer). Its Created time is the store's.
+	PutDataKey(ctx context.Context, k DataKey) (DataKey, error)
+	// DataKey returns the data key id (also a destroyed one), or an error
+	// wrapping ErrNotFound.
+	DataKey(ctx context.Context, id string) (DataKey, error)
+	// DataKeys lists data keys by ID after p.After; an empty slice means
+	// there are no more.
+	DataKeys(ctx context.Context, p DataKeysParams) ([]DataKey, error)
+	// RewrapDataKeys re-wraps every live data key with p.Rewrap and
+	// appends p.Entry ("kek-rotated"), all in one transaction: either all
+	// keys are under the new key-encryption key or none. Payloads are not
+	// touched. It returns how many keys it re-wrapped.
+	RewrapDataKeys(ctx context.Context, p RewrapParams) (int, Entry, error)
+	// DestroyDataKey overwrites data key id's wrapped form for good and
+	// appends p ("data-key-destroyed") in the same transaction: every
+	// payload sealed with the key is unreadable from then on, all others
+	// stay readable. A key destroyed already gives ErrStateConflict.
+	DestroyDataKey(ctx context.Context, id string, p AppendParams) (Entry, error)
+
+	// Tenant is the tenant the register belongs to (see OpenStore); every
+	// entry appended carries it in its hash. Empty for a store made with
+	// NewStore, whose entries carry no tenant.
+	Tenant() TenantID
+
 	// Close releases the store.
 	Close() error
 }

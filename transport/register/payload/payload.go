@@ -47,6 +47,30 @@
 // database kept them as files, <dir>/<first two hex digits>/<sha256>.sealed
 // in the same format; Open still reads those.
 //
+// # Tenants and the key hierarchy
+//
+// Payloads of a store bound to a tenant (register.Store.Tenant) are
+// sealed "MWSEAL3\n" (same layout as MWSEAL2), with the tenant and key
+// ID as associated data of every chunk and HKDF info "meldeweg payload
+// v3": a payload copied into another tenant's store does not open there,
+// even under the same key.
+//
+// With a key-encryption key (Options.KEK), payloads are sealed with data
+// keys: one per tenant × data class (register.DataClasses) × month, 32
+// random bytes, made on first use and kept in the register wrapped under
+// the KEK (AES-256-GCM, bound to tenant, class, month and key ID). Every
+// payload names its data key's ID in its header. The KEK itself is never
+// stored by Meldeweg: it comes from a file of mode 0400 away from the
+// register, an environment variable or a command (LoadKEK).
+//
+// Rotating the KEK (RotateKEK) re-wraps the data keys and touches no
+// payload. Destroying a data key (DestroyDataKey) overwrites its wrapped
+// form: exactly the payloads sealed with it become unreadable.
+//
+// The instance key (payload.key) stays a legacy data key: payloads sealed
+// with it before the hierarchy keep opening as long as the file is there;
+// no new payload is sealed with it once a KEK is configured.
+//
 // # Limits
 //
 // Open checks the key against a few kept payloads (the first by SHA-256),
@@ -54,6 +78,14 @@
 // the defect this check fixes) opens with either, and reading a payload of
 // the other key is refused with both key IDs. Payloads sealed before key
 // IDs were recorded cannot tell a wrong key from damage.
+//
+// Destroying a data key clears its wrapped form in the register; SQLite
+// runs with secure_delete, so the freed bytes are zeroed, but a copy may
+// live on in the write-ahead log until the next checkpoint, in PostgreSQL
+// in the old row version until VACUUM, and in every backup taken before.
+// Verify with a payload checker reports the payloads of a destroyed key
+// as unreadable. A key-encryption key from a command is read once per
+// process; the command is trusted not to log it.
 package payload
 
 import (
@@ -75,6 +107,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/transport/register/internal/keyfile"
@@ -82,7 +115,8 @@ import (
 
 const (
 	magicV1   = "MWSEAL1\n" // no key ID
-	magic     = "MWSEAL2\n"
+	magic     = "MWSEAL2\n" // key ID, no tenant
+	magicV3   = "MWSEAL3\n" // key ID, bound to the tenant
 	keyIDSize = 8
 	saltSize  = 32
 	chunkSize = 64 << 10
@@ -97,10 +131,14 @@ var ErrCorrupt = errors.New("sealed payload is corrupt or was tampered with")
 // Store seals payloads for rest and reads them back from the register. It
 // is safe for concurrent use, also by several processes.
 type Store struct {
-	dir   string
-	key   []byte
-	keyID KeyID
-	reg   register.Store
+	dir    string
+	key    []byte // the instance key (legacy data key with a KEK); nil if there is none
+	keyID  KeyID
+	reg    register.Store
+	tenant register.TenantID // reg's; empty: seal as before tenant binding (MWSEAL2)
+	kek    *KEK              // nil: no key hierarchy, seal with the instance key
+	now    func() time.Time
+	keys   dataKeys
 }
 
 // KeyID names an instance key without revealing it.
@@ -168,19 +206,19 @@ func (e *KeyError) Unwrap() error {
 // one none of them was sealed with is a *KeyError, and nothing is
 // created.
 func Open(dir string, reg register.Store) (*Store, error) {
-	return open(dir, reg, true)
+	return OpenWith(dir, reg, Options{})
 }
 
 // Load is Open for commands that must change nothing: a missing key is a
 // *KeyError (errors.Is ErrNoKey) also when reg keeps no payloads.
 func Load(dir string, reg register.Store) (*Store, error) {
-	return open(dir, reg, false)
+	return OpenWith(dir, reg, Options{Load: true})
 }
 
 // samples is how many kept payloads Open checks the key against.
 const samples = 4
 
-func open(dir string, reg register.Store, create bool) (*Store, error) {
+func open(dir string, reg register.Store, create bool, o Options) (*Store, error) {
 	if reg == nil {
 		return nil, errors.New("payload store: no register to keep payloads in")
 	}
@@ -192,6 +230,23 @@ func open(dir string, reg register.Store, create bool) (*Store, error) {
 	}
 	var key []byte
 	_, serr := os.Stat(path)
+	if o.KEK != nil && errors.Is(serr, fs.ErrNotExist) {
+		// Under the key hierarchy the instance key is only a legacy data
+		// key for payloads from before it: none is made.
+		return newStore(dir, nil, reg, o), nil
+	}
+	for _, h := range heads {
+		if o.KEK != nil {
+			break
+		}
+		if !h.hasID {
+			continue
+		}
+		if _, err := reg.DataKey(ctx, h.id.String()); err == nil {
+			return nil, fmt.Errorf("payload store: payload %s is sealed with data key %s of the key hierarchy: %w (kek_file, kek_env or kek_command)",
+				h.sum, h.id, ErrNoKEK)
+		}
+	}
 	switch {
 	case errors.Is(serr, fs.ErrNotExist) && (len(heads) > 0 || !create):
 		ke := &KeyError{Path: path}
@@ -210,10 +265,10 @@ func open(dir string, reg register.Store, create bool) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payload store: %w", err)
 	}
-	s := &Store{dir: dir, key: key, keyID: keyIDOf(key), reg: reg}
+	s := newStore(dir, key, reg, o)
 	var wrong *sealHead
 	for i, h := range heads {
-		if !h.hasID || h.id == s.keyID {
+		if !h.hasID || h.id == s.keyID || (o.KEK != nil && s.isDataKey(ctx, h.id)) {
 			wrong = nil
 			break
 		}
@@ -260,7 +315,7 @@ func sampleHeads(ctx context.Context, reg register.Store) ([]sealHead, error) {
 		n, _ := io.ReadFull(rc, b)
 		rc.Close()
 		h := sealHead{sum: kp.SHA256}
-		if n == len(b) && string(b[:len(magic)]) == magic {
+		if n == len(b) && (string(b[:len(magic)]) == magic || string(b[:len(magic)]) == magicV3) {
 			h.hasID = true
 			copy(h.id[:], b[len(magic):])
 		}
@@ -275,8 +330,10 @@ func (s *Store) KeyID() KeyID { return s.keyID }
 // Dir returns the key directory.
 func (s *Store) Dir() string { return s.dir }
 
-func (s *Store) aead(salt []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, s.key, salt, "meldeweg payload v1", keySize)
+// aeadFor derives the payload key of salt from key (HKDF-SHA256 with
+// info) and returns its AES-256-GCM.
+func aeadFor(key, salt []byte, info string) (cipher.AEAD, error) {
+	k, err := hkdf.Key(sha256.New, key, salt, info, keySize)
 	if err != nil {
 		return nil, err
 	}
@@ -373,12 +430,38 @@ func (w *spillWriter) Write(b []byte) (int, error) {
 // Seal reads r to the end and seals it for rest under the SHA-256 of what
 // it read. Nothing is kept until the returned payload is appended with
 // its entry (Sealed.Entry).
+//
+// Under a key hierarchy (Options.KEK) a payload must be sealed with its
+// data class (SealClass); Seal then refuses.
 func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
+	return s.SealClass(ctx, "", r)
+}
+
+// SealClass is Seal for a payload of data class class: under a key
+// hierarchy it is sealed with the tenant's data key of that class and the
+// current month (made and wrapped on first use); without one, class is
+// not used and the instance key seals it.
+func (s *Store) SealClass(ctx context.Context, class register.DataClass, r io.Reader) (*Sealed, error) {
+	key, id := s.key, s.keyID
+	if s.kek != nil {
+		if class == "" {
+			return nil, errors.New("payload store: under a key-encryption key every payload needs its data class (SealClass)")
+		}
+		var err error
+		if key, id, err = s.dataKeyFor(ctx, class, s.now()); err != nil {
+			return nil, err
+		}
+	}
 	salt := make([]byte, saltSize)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	aead, err := s.aead(salt)
+	aead, err := aeadFor(key, salt, "meldeweg payload v1")
+	var ad []byte // associated data of every chunk
+	if s.tenant != "" || s.kek != nil {
+		aead, err = aeadFor(key, salt, infoV3)
+		ad = tenantAD(s.tenant, id)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -389,8 +472,12 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 		}
 		return nil, err
 	}
-	w.Write([]byte(magic))
-	w.Write(s.keyID[:])
+	if ad != nil {
+		w.Write([]byte(magicV3))
+	} else {
+		w.Write([]byte(magic))
+	}
+	w.Write(id[:])
 	w.Write(salt)
 	h := sha256.New()
 	in, sealed := getChunk(), getChunk()
@@ -412,7 +499,7 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 		}
 		h.Write(buf[:n])
 		size += int64(n)
-		out = aead.Seal(out[:0], nonce(counter, final), buf[:n], nil)
+		out = aead.Seal(out[:0], nonce(counter, final), buf[:n], ad)
 		if _, err := w.Write(out); err != nil {
 			return fail(fmt.Errorf("sealing payload for rest: %w", err))
 		}
@@ -429,6 +516,20 @@ func (s *Store) Seal(ctx context.Context, r io.Reader) (*Sealed, error) {
 	h.Sum(p.Ref.SHA256[:0])
 	p.Ref.Size = size
 	return p, nil
+}
+
+// infoV3 is the HKDF info of MWSEAL3 payload keys.
+const infoV3 = "meldeweg payload v3"
+
+// tenantAD is the associated data of every chunk of an MWSEAL3 payload:
+// the tenant and the key ID, length-prefixed, so that a payload copied
+// into another tenant's store does not open there, even under the same
+// key.
+func tenantAD(tenant register.TenantID, id KeyID) []byte {
+	b := []byte("meldeweg payload tenant v1\x00")
+	b = binary.BigEndian.AppendUint32(b, uint32(len(tenant)))
+	b = append(b, tenant...)
+	return append(b, id[:]...)
 }
 
 // legacyPath is where registers before schema version 2 kept payload sum.
@@ -464,7 +565,7 @@ func (s *Store) Open(ctx context.Context, sum register.Hash) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.newReader(src, sum)
+	r, err := s.newReader(ctx, src, sum)
 	if err != nil {
 		src.Close()
 		return nil, err
@@ -475,22 +576,48 @@ func (s *Store) Open(ctx context.Context, sum register.Hash) (io.ReadCloser, err
 // newReader reads the header of src, the kept bytes of payload sum, and
 // returns a reader of the plaintext. A payload sealed under another key
 // is a *KeyError.
-func (s *Store) newReader(src io.ReadCloser, sum register.Hash) (*reader, error) {
+func (s *Store) newReader(ctx context.Context, src io.ReadCloser, sum register.Hash) (*reader, error) {
 	// The chunks are read whole with io.ReadFull, so src needs no buffer
 	// of its own.
 	head := make([]byte, len(magic)+keyIDSize+saltSize)
 	n, err := io.ReadFull(src, head[:len(magic)])
+	info := "meldeweg payload v1"
+	var ad []byte
+	key := s.key
 	if err == nil {
-		switch string(head[:len(magic)]) {
-		case magic:
+		switch v := string(head[:len(magic)]); v {
+		case magic, magicV3:
 			n, err = io.ReadFull(src, head[len(magic):])
-			if err == nil && !bytes.Equal(head[len(magic):len(magic)+keyIDSize], s.keyID[:]) {
-				var want KeyID
-				copy(want[:], head[len(magic):])
-				return nil, &KeyError{Path: filepath.Join(s.dir, "payload.key"), Want: want.String(), Have: s.keyID.String(), Payload: sum}
+			if err != nil {
+				break
+			}
+			var id KeyID
+			copy(id[:], head[len(magic):])
+			switch {
+			case s.key != nil && id == s.keyID:
+			case v == magicV3 && s.kek != nil:
+				if key, err = s.dataKey(ctx, id, sum); err != nil {
+					return nil, err
+				}
+			case v == magicV3 && s.isDataKey(ctx, id):
+				return nil, fmt.Errorf("payload %s is sealed with data key %s of the key hierarchy, and no key-encryption key is configured (kek_file, kek_env or kek_command): %w", sum, id, ErrNoKEK)
+			default:
+				ke := &KeyError{Path: filepath.Join(s.dir, "payload.key"), Want: id.String(), Payload: sum}
+				if s.key != nil {
+					ke.Have = s.keyID.String()
+				}
+				return nil, ke
+			}
+			if v == magicV3 {
+				// Bound to the tenant that sealed it: under another
+				// tenant's store it fails authentication.
+				info, ad = infoV3, tenantAD(s.tenant, id)
 			}
 			head = head[len(magic)+keyIDSize:]
 		case magicV1:
+			if s.key == nil {
+				return nil, &KeyError{Path: filepath.Join(s.dir, "payload.key"), Payload: sum}
+			}
 			head = head[len(magic) : len(magic)+saltSize]
 			n, err = io.ReadFull(src, head)
 		default:
@@ -503,12 +630,12 @@ func (s *Store) newReader(src io.ReadCloser, sum register.Hash) (*reader, error)
 		}
 		return nil, fmt.Errorf("payload %s: no sealed-payload header (%d bytes read): %w", sum, n, ErrCorrupt)
 	}
-	aead, err := s.aead(head)
+	aead, err := aeadFor(key, head, info)
 	if err != nil {
 		return nil, err
 	}
 	buf := getChunk()
-	return &reader{src: src, aead: aead, want: sum, h: sha256.New(), buf: buf, in: buf[:]}, nil
+	return &reader{src: src, aead: aead, ad: ad, want: sum, h: sha256.New(), buf: buf, in: buf[:]}, nil
 }
 
 // CheckPayload implements register.PayloadChecker: it reads kept, the
@@ -517,7 +644,7 @@ func (s *Store) newReader(src io.ReadCloser, sum register.Hash) (*reader, error)
 // are ref's size and SHA-256. Errors name the payload and the chunk,
 // never contents.
 func (s *Store) CheckPayload(ctx context.Context, ref register.PayloadRef, kept io.Reader) error {
-	r, err := s.newReader(io.NopCloser(kept), ref.SHA256)
+	r, err := s.newReader(ctx, io.NopCloser(kept), ref.SHA256)
 	if err != nil {
 		return err
 	}
@@ -538,6 +665,7 @@ type reader struct {
 	mu      sync.Mutex // Close may come from another goroutine (an HTTP transport does that)
 	src     io.ReadCloser
 	aead    cipher.AEAD
+	ad      []byte // associated data of every chunk (MWSEAL3)
 	want    register.Hash
 	h       hash.Hash
 	buf     *chunkBuf // returned to the pool by Close
@@ -578,7 +706,7 @@ func (r *reader) next() error {
 	if n < tagSize {
 		return fmt.Errorf("payload %s: chunk %d truncated: %w", r.want, r.counter, ErrCorrupt)
 	}
-	plain, err := r.aead.Open(r.in[:0], nonce(r.counter, final), r.in[:n], nil)
+	plain, err := r.aead.Open(r.in[:0], nonce(r.counter, final), r.in[:n], r.ad)
 	if err != nil {
 		return fmt.Errorf("payload %s: chunk %d fails authentication: %w", r.want, r.counter, ErrCorrupt)
 	}

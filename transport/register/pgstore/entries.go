@@ -10,7 +10,7 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
-const entryCols = `seq, time, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, payload_kept, detail, prev_hash, hash`
+const entryCols = `seq, time, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, payload_kept, detail, prev_hash, hash, tenant`
 
 // HeadGet implements register.Executor; ForUpdate locks the head row, so
 // appends are serialised.
@@ -40,9 +40,9 @@ func (x executor) HeadSet(ctx context.Context, p *register.HeadSetParams) error 
 // EntryInsert implements register.Executor.
 func (x executor) EntryInsert(ctx context.Context, p *register.EntryInsertParams) error {
 	for _, r := range p.Entries {
-		if _, err := x.q.Exec(ctx, `INSERT INTO register_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)`,
+		if _, err := x.q.Exec(ctx, `INSERT INTO register_entries (`+entryCols+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)`,
 			r.Seq, r.Time, r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
-			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.PayloadKept, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
+			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.PayloadKept, r.Detail, r.PrevHash[:], r.Hash[:], r.Tenant); err != nil {
 			return fmt.Errorf("entry %d: %w", r.Seq, err)
 		}
 	}
@@ -53,7 +53,7 @@ func scanEntry(row pgx.Row) (register.Record, error) {
 	var r register.Record
 	var ps, prev, h []byte
 	if err := row.Scan(&r.Seq, &r.Time, &r.Direction, &r.Channel, &r.Event, &r.Actor, &r.Endpoint, &r.MessageID, &r.Related,
-		&r.Correlation, &r.Attempt, &ps, &r.PayloadSize, &r.PayloadKept, &r.Detail, &prev, &h); err != nil {
+		&r.Correlation, &r.Attempt, &ps, &r.PayloadSize, &r.PayloadKept, &r.Detail, &prev, &h, &r.Tenant); err != nil {
 		return r, err
 	}
 	r.Time = r.Time.UTC()

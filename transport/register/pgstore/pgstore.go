@@ -34,6 +34,11 @@ import (
 type Options struct {
 	// Clock gives entry and message times. Defaults to time.Now.
 	Clock register.Clock
+	// Tenant is the tenant the register belongs to: recorded at the
+	// first open, checked at every later one (a register of another
+	// tenant gives an error wrapping register.ErrTenantMismatch naming
+	// both). Defaults to register.DefaultTenant.
+	Tenant register.TenantID
 }
 
 // Store is a register.Store on a PostgreSQL database.
@@ -65,7 +70,12 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("register database: %w", err)
 	}
 	d := &driver{pool: pool, executor: executor{pool}}
-	return &Store{Store: register.NewStore(d, opt.Clock), d: d}, nil
+	st, err := register.OpenStore(ctx, d, register.StoreParams{Clock: opt.Clock, Tenant: opt.Tenant})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("register database: %w", err)
+	}
+	return &Store{Store: st, d: d}, nil
 }
 
 // Close implements register.Driver.

@@ -169,6 +169,7 @@ func events(t *testing.T, s register.Store, id register.MessageID) []string {
 // creates.
 func Exercise(t *testing.T, open OpenFunc) {
 	exerciseVerify(t, open)
+	exerciseKeys(t, open)
 
 	t.Run("AppendGetList", func(t *testing.T) {
 		t.Parallel()

@@ -9,12 +9,12 @@ import (
 	"meldeweg.dev/meldeweg/transport/register"
 )
 
-const entryCols = `seq, time_us, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, payload_kept, detail, prev_hash, hash`
+const entryCols = `seq, time_us, direction, channel, event, actor, endpoint, message_id, related, correlation, attempt, payload_sha256, payload_size, payload_kept, detail, prev_hash, hash, tenant`
 
 const (
 	qHead        = `SELECT seq, hash FROM register_head WHERE id = 1`
 	qUpdateHead  = `UPDATE register_head SET seq = ?, hash = ? WHERE id = 1`
-	qInsertEntry = `INSERT INTO register_entries (` + entryCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qInsertEntry = `INSERT INTO register_entries (` + entryCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 	qEntry       = `SELECT ` + entryCols + ` FROM register_entries WHERE seq = ?`
 	qEntries     = `SELECT ` + entryCols + ` FROM register_entries WHERE seq > ? ORDER BY seq LIMIT ?`
 	qEntriesOf   = `SELECT ` + entryCols + ` FROM register_entries WHERE seq > ? AND (message_id = ? OR related = ?) ORDER BY seq LIMIT ?`
@@ -46,7 +46,7 @@ func (x executor) EntryInsert(ctx context.Context, p *register.EntryInsertParams
 	for _, r := range p.Entries {
 		if _, err := x.c.exec(ctx, qInsertEntry,
 			r.Seq, r.Time.UnixMicro(), r.Direction, r.Channel, r.Event, r.Actor, r.Endpoint, r.MessageID, r.Related,
-			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.PayloadKept, r.Detail, r.PrevHash[:], r.Hash[:]); err != nil {
+			r.Correlation, r.Attempt, r.PayloadSHA256[:], r.PayloadSize, r.PayloadKept, r.Detail, r.PrevHash[:], r.Hash[:], r.Tenant); err != nil {
 			return fmt.Errorf("entry %d: %w", r.Seq, err)
 		}
 	}
@@ -58,7 +58,7 @@ func scanEntry(sc scanner) (register.Record, error) {
 	var us int64
 	var ps, prev, h []byte
 	if err := sc.Scan(&r.Seq, &us, &r.Direction, &r.Channel, &r.Event, &r.Actor, &r.Endpoint, &r.MessageID, &r.Related,
-		&r.Correlation, &r.Attempt, &ps, &r.PayloadSize, &r.PayloadKept, &r.Detail, &prev, &h); err != nil {
+		&r.Correlation, &r.Attempt, &ps, &r.PayloadSize, &r.PayloadKept, &r.Detail, &prev, &h, &r.Tenant); err != nil {
 		return r, err
 	}
 	r.Time = time.UnixMicro(us).UTC()

@@ -46,9 +46,16 @@ import (
 type Options struct {
 	// Clock gives entry and message times. Defaults to time.Now.
 	Clock register.Clock
+	// Tenant is the tenant the register belongs to: recorded at the
+	// first open, checked at every later one (a register of another
+	// tenant gives an error wrapping register.ErrTenantMismatch naming
+	// both). Defaults to register.DefaultTenant.
+	Tenant register.TenantID
 	// BusyTimeout is how long a writer waits for the lock held by another
 	// connection or process. Defaults to 10 s.
 	BusyTimeout time.Duration
+
+	unbound bool // tests: a store as before tenant binding (export_test.go)
 }
 
 // Store is a register.Store on one SQLite file.
@@ -116,7 +123,7 @@ func isBusy(err error) bool {
 func open(ctx context.Context, file string, opt Options) (*Store, error) {
 	dsn := func(txlock string) string {
 		return "file:" + file + "?_busy_timeout=" + strconv.FormatInt(opt.BusyTimeout.Milliseconds(), 10) +
-			"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=" + txlock
+			"&_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_pragma=secure_delete(1)&_txlock=" + txlock
 	}
 	w, err := sql.Open("sqlite", dsn("immediate"))
 	if err != nil {
@@ -146,7 +153,15 @@ func open(ctx context.Context, file string, opt Options) (*Store, error) {
 	}
 	d.executor = executor{conn{db: d.r, stmts: d.reads}}
 	go d.committer()
-	return &Store{Store: register.NewStore(d, opt.Clock), d: d}, nil
+	if opt.unbound {
+		return &Store{Store: register.NewStore(d, opt.Clock), d: d}, nil
+	}
+	st, err := register.OpenStore(ctx, d, register.StoreParams{Clock: opt.Clock, Tenant: opt.Tenant})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("register %s: %w", file, err)
+	}
+	return &Store{Store: st, d: d}, nil
 }
 
 // createPrivate creates file (mode 0600) and its missing directories

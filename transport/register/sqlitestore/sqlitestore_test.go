@@ -228,7 +228,10 @@ func TestSeveralStoresShareOneFile(t *testing.T) {
 func TestMigratesVersion1(t *testing.T) {
 	ctx := context.Background()
 	file := filepath.Join(t.TempDir(), "register.db")
-	s := openAt(t, file, nil)
+	s, err := sqlitestore.OpenUnbound(ctx, file) // writes entries as before tenant binding
+	if err != nil {
+		t.Fatal(err)
+	}
 	old := register.AppendParams{Direction: register.DirectionOut, Channel: register.ChannelXSozial, Event: register.EventBuilt,
 		Actor: register.System("test"), Payload: register.PayloadRef{SHA256: sha256.Sum256([]byte("v1")), Size: 2}}
 	if _, err := s.Append(ctx, old); err != nil {
@@ -237,7 +240,8 @@ func TestMigratesVersion1(t *testing.T) {
 	s.Close()
 	db := rawDB(t, file)
 	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`,
-		`ALTER TABLE register_entries DROP COLUMN payload_kept`, `UPDATE register_schema SET version = 1`} {
+		`ALTER TABLE register_entries DROP COLUMN payload_kept`, `DROP TABLE register_data_keys`, `DROP TABLE register_tenant`,
+		`ALTER TABLE register_entries DROP COLUMN tenant`, `UPDATE register_schema SET version = 1`} {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
@@ -255,6 +259,12 @@ func TestMigratesVersion1(t *testing.T) {
 	}
 	if rep, err := s.Verify(ctx, register.VerifyParams{}); err != nil || rep.Entries != 2 || rep.Payloads.Read != 1 {
 		t.Fatalf("Verify after migrating: %+v, %v", rep, err)
+	}
+	// The old entry keeps its hash without a tenant; the new one is bound.
+	for seq, want := range map[int64]register.TenantID{1: "", 2: register.DefaultTenant} {
+		if e, err := s.Get(ctx, seq); err != nil || e.Tenant() != want {
+			t.Errorf("entry %d: tenant %q, %v; want %q", seq, e.Tenant(), err, want)
+		}
 	}
 	rc, err := s.Payload(ctx, ap.Payload.SHA256)
 	if err != nil {

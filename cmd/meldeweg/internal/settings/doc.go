@@ -30,6 +30,19 @@
 //     fields of every channel's endpoint). Relative paths are relative to
 //     the working directory.
 //
+// # Tenants
+//
+// With "tenants" in the file, each tenant (a Träger or a provider site)
+// is an object holding the tenant's own fields (register, payloads,
+// traeger, massnahmen, xsozial_source, work_dir, endpoints, certificates,
+// kek_file, kek_env, kek_command); a field it leaves out comes from the
+// top level. A run is one tenant's: Input.Tenant (--tenant,
+// $MELDEWEG_TENANT), else the only one. Every tenant is resolved, and two
+// that share a register, a payload key directory, a key-encryption key
+// file or a certificate or key of their own are refused with an *Error
+// naming both tenants and the fields. Without "tenants" the configuration
+// is the one tenant register.DefaultTenant, as before tenants.
+//
 // # Checks
 //
 // Resolve parses every value into its type (cms.Profile, *url.URL,
@@ -74,6 +87,9 @@
 //   - The file system is checked once, at load; a file removed or made
 //     readable to others later is found when it is used, or at the next
 //     load. Ownership is not checked, only permission bits.
+//   - The other tenants of a run are resolved only as far as the checks
+//     between tenants need: their own problems (a missing certificate)
+//     show when they run.
 //   - An environment variable whose name looks like a field but is
 //     misspelt (MELDEWEG_WORKDIR) is ignored, not refused: MELDEWEG_ also
 //     prefixes variables of the tests and benchmarks.

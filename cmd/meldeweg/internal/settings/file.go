@@ -27,10 +27,31 @@ type file struct {
 	XSozialSource string                  `json:"xsozial_source,omitempty"`
 	WorkDir       string                  `json:"work_dir,omitempty"`
 
-	CheckpointSignerKey   string `json:"checkpoint_signer_key,omitempty"`
-	CheckpointVerifierKey string `json:"checkpoint_verifier_key,omitempty"`
-	CheckpointOrigin      string `json:"checkpoint_origin,omitempty"`
-	CheckpointDir         string `json:"checkpoint_dir,omitempty"`
+	CheckpointSignerKey   string                `json:"checkpoint_signer_key,omitempty"`
+	CheckpointVerifierKey string                `json:"checkpoint_verifier_key,omitempty"`
+	CheckpointOrigin      string                `json:"checkpoint_origin,omitempty"`
+	CheckpointDir         string                `json:"checkpoint_dir,omitempty"`
+	Massnahmen            []string              `json:"massnahmen,omitempty"`
+	KEKFile               string                `json:"kek_file,omitempty"`
+	KEKEnv                string                `json:"kek_env,omitempty"`
+	KEKCommand            []string              `json:"kek_command,omitempty"`
+	Tenants               map[string]fileTenant `json:"tenants,omitempty"`
+}
+
+// fileTenant is one tenant under "tenants": the fields that are the
+// tenant's own. A field it leaves out is taken from the top level.
+type fileTenant struct {
+	Endpoints     map[string]fileEndpoint `json:"endpoints,omitempty"`
+	Certificates  []fileCertificate       `json:"certificates,omitempty"`
+	Register      string                  `json:"register,omitempty"`
+	Payloads      string                  `json:"payloads,omitempty"`
+	Traeger       string                  `json:"traeger,omitempty"`
+	XSozialSource string                  `json:"xsozial_source,omitempty"`
+	WorkDir       string                  `json:"work_dir,omitempty"`
+	Massnahmen    []string                `json:"massnahmen,omitempty"`
+	KEKFile       string                  `json:"kek_file,omitempty"`
+	KEKEnv        string                  `json:"kek_env,omitempty"`
+	KEKCommand    []string                `json:"kek_command,omitempty"`
 }
 
 type fileEndpoint struct {
@@ -114,6 +135,8 @@ func (f *file) scalars() map[string]string {
 	put("checkpoint_verifier_key", f.CheckpointVerifierKey)
 	put("checkpoint_origin", f.CheckpointOrigin)
 	put("checkpoint_dir", f.CheckpointDir)
+	put("kek_file", f.KEKFile)
+	put("kek_env", f.KEKEnv)
 	for ch, e := range f.Endpoints {
 		for _, k := range endpointKeys {
 			put("endpoints."+ch+"."+k.name, *k.field(&e))

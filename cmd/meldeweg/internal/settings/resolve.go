@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/pki"
+	"meldeweg.dev/meldeweg/transport/register"
 )
 
 // Input is what Resolve merges.
@@ -30,6 +32,12 @@ type Input struct {
 	SchemaDirs []string
 	// WorkingDir is Dir when there is no file; "" means ".".
 	WorkingDir string
+	// Tenant is the tenant of the run: --tenant, else $MELDEWEG_TENANT;
+	// "" for the only one configured.
+	Tenant string
+	// TenantFrom names where Tenant came from ("--tenant",
+	// "$MELDEWEG_TENANT"), for errors.
+	TenantFrom string
 }
 
 // Flag is one command-line flag that sets a field.
@@ -62,7 +70,7 @@ func (v value) path() string {
 // order of the docs. Each can be set in the file and in the environment
 // (EnvVar); lists (schema_dirs, bundles, certificates) only in the file.
 func Fields() []string {
-	out := []string{"traeger", "xsozial_source", "work_dir", "register", "payloads", "cms_profile", "cert_warn_days",
+	out := []string{"traeger", "xsozial_source", "work_dir", "register", "payloads", "kek_file", "kek_env", "cms_profile", "cert_warn_days",
 		"checkpoint_signer_key", "checkpoint_verifier_key", "checkpoint_origin", "checkpoint_dir"}
 	for _, ch := range baapi.Channels() {
 		for _, k := range endpointKeys {
@@ -89,16 +97,62 @@ func EnvVar(field string) string {
 // defaults (WithDefaults), validates the values, and checks that the
 // paths it names exist with safe modes (see the package doc). Every
 // problem is an *Error naming field and source; all are returned joined.
+//
+// With "tenants" in the file, the run is one tenant's (Input.Tenant, or
+// the only one configured): the tenant's fields laid over the top level.
+// Every tenant is resolved, and two that share a register, a key
+// directory, a key-encryption key file or a certificate or key of their
+// own are refused, naming both.
 func Resolve(in Input) (*Settings, error) {
-	vals := map[string]value{}
-	s := &Settings{File: in.File, origins: map[string]origin{}}
-	var errs []error
 	var l *loaded
 	if in.File != "" {
 		var err error
 		if l, err = readFile(in.File); err != nil {
 			return nil, err
 		}
+	}
+	if in.TenantFrom == "" {
+		in.TenantFrom = "--tenant"
+	}
+	tenant, names, err := chooseTenant(l, in.Tenant, in.TenantFrom)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil || len(l.f.Tenants) == 0 {
+		return resolveOne(in, l, tenant, names, false)
+	}
+	all := map[string]*Settings{}
+	var chosen *Settings
+	for _, n := range names {
+		if n == string(tenant) {
+			if chosen, err = resolveOne(in, l.forTenant(n), tenant, names, false); err != nil {
+				return nil, err
+			}
+			all[n] = chosen
+			continue
+		}
+		// The others only as written in the file, for the checks
+		// between tenants; their own problems show when they run.
+		other, _ := resolveOne(Input{File: in.File, WorkingDir: in.WorkingDir}, l.forTenant(n), register.TenantID(n), names, true)
+		all[n] = other
+	}
+	if errs := checkShared(in.File, all); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return chosen, nil
+}
+
+// resolveOne resolves the configuration of one tenant, whose view of the
+// file is l (nil without a file). lenient returns the settings without
+// validating them or checking paths.
+func resolveOne(in Input, l *loaded, tenant register.TenantID, tenants []string, lenient bool) (*Settings, error) {
+	vals := map[string]value{}
+	s := &Settings{File: in.File, Tenant: tenant, origins: map[string]origin{}}
+	for _, n := range tenants {
+		s.Tenants = append(s.Tenants, register.TenantID(n))
+	}
+	var errs []error
+	if l != nil {
 		s.Dir = l.dir
 		for k, v := range l.f.scalars() {
 			vals[k] = value{raw: v, from: origin{source: in.File, line: l.lines[k]}, dir: l.dir}
@@ -148,6 +202,14 @@ func Resolve(in Input) (*Settings, error) {
 			s.SchemaDirs = append(s.SchemaDirs, value{raw: d, dir: l.dir}.path())
 		}
 		s.Bundles = l.f.Bundles
+		s.Massnahmen = l.f.Massnahmen
+		for i := range s.Massnahmen {
+			s.origins[fmt.Sprintf("massnahmen[%d]", i)] = origin{source: in.File, line: l.lines[fmt.Sprintf("massnahmen[%d]", i)]}
+		}
+		if len(l.f.KEKCommand) > 0 {
+			s.KEK.Command = slices.Clone(l.f.KEKCommand)
+			s.origins["kek_command"] = origin{source: in.File, line: l.lines["kek_command"]}
+		}
 		for i, c := range l.f.Certificates {
 			f := fmt.Sprintf("certificates[%d]", i)
 			for _, k := range []string{"path", "password_file", "password_env"} {
@@ -175,6 +237,8 @@ func Resolve(in Input) (*Settings, error) {
 	s.Payloads = get("payloads").path()
 	s.Checkpoints = Checkpoints{SignerKey: get("checkpoint_signer_key").path(), VerifierKey: get("checkpoint_verifier_key").path(),
 		Origin: get("checkpoint_origin").raw, Dir: get("checkpoint_dir").path()}
+	s.KEK.File = get("kek_file").path()
+	s.KEK.Env = get("kek_env").raw
 	if r := get("register"); isPostgresURL(r.raw) {
 		s.Register.Location = r.raw
 	} else {
@@ -221,6 +285,9 @@ func Resolve(in Input) (*Settings, error) {
 	}
 
 	d := s.WithDefaults()
+	if lenient {
+		return d, nil
+	}
 	errs = append(errs, d.validate()...)
 	if len(errs) == 0 {
 		errs = append(errs, d.checkPaths()...)

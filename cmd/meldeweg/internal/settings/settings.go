@@ -9,10 +9,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"meldeweg.dev/meldeweg/emaw"
 	"meldeweg.dev/meldeweg/schemas"
 	"meldeweg.dev/meldeweg/transport/baapi"
 	"meldeweg.dev/meldeweg/transport/cms"
 	"meldeweg.dev/meldeweg/transport/pki"
+	"meldeweg.dev/meldeweg/transport/register"
 	"meldeweg.dev/meldeweg/xsozial"
 )
 
@@ -74,9 +76,38 @@ type Settings struct {
 	// when none are configured.
 	Checkpoints Checkpoints
 
+	// Tenant is the tenant of this run: the one asked for (--tenant,
+	// $MELDEWEG_TENANT) or the only one configured; register.DefaultTenant
+	// for a configuration without "tenants". Its register is bound to it.
+	Tenant register.TenantID
+	// Tenants are every tenant the configuration names, sorted.
+	Tenants []register.TenantID
+	// Massnahmen are the Maßnahmenummern (eM@w) the tenant runs as a
+	// provider: an upload with an event for another measure is refused
+	// before it is sealed. Required for eM@w uploads when several tenants
+	// are configured; empty with one tenant means not checked.
+	Massnahmen []string
+	// KEK is where the tenant's key-encryption key comes from; the zero
+	// value means none is configured (payloads are sealed with the
+	// instance key in Payloads, as before the key hierarchy).
+	KEK KEKSource
+
 	// origins names, by field path, where each value came from.
 	origins map[string]origin
 }
+
+// KEKSource is where a tenant's key-encryption key comes from: exactly
+// one of a file (mode 0400, away from the register and the payload keys),
+// an environment variable, or a command that prints it (run without a
+// shell).
+type KEKSource struct {
+	File    string
+	Env     string
+	Command []string
+}
+
+// IsZero tells whether no source is configured.
+func (k KEKSource) IsZero() bool { return k.File == "" && k.Env == "" && len(k.Command) == 0 }
 
 // Register is where the register lives: a SQLite file or a PostgreSQL
 // database. It may hold a password (in the URL): print it with String,
@@ -252,6 +283,17 @@ func (s *Settings) validate() []error {
 			add(s.errorf("traeger", "%q is not a Trägernummer (want %s)", s.Traeger, want))
 		}
 	}
+	if n := btoi(s.KEK.File != "") + btoi(s.KEK.Env != "") + btoi(len(s.KEK.Command) > 0); n > 1 {
+		add(s.errorf("kek_file", "give one of kek_file, kek_env and kek_command, not %d", n))
+	}
+	if s.KEK.Env != "" && !isEnvName(s.KEK.Env) {
+		add(s.errorf("kek_env", "%q is not an environment variable name", s.KEK.Env))
+	}
+	for i, m := range s.Massnahmen {
+		if err := emaw.Massnahmenummer(m).Check(); err != nil {
+			add(s.errorf(fmt.Sprintf("massnahmen[%d]", i), "%v", err))
+		}
+	}
 	if s.Register.IsPostgres() {
 		if _, err := url.Parse(s.Register.Location); err != nil {
 			// The URL may hold a password: name the problem, not the value.
@@ -289,6 +331,13 @@ func (s *Settings) validate() []error {
 		}
 	}
 	return errs
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func isEnvName(s string) bool {
