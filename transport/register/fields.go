@@ -32,6 +32,9 @@ const (
 	ChannelXSozial Channel = "xsozial"
 	// ChannelEmaw: eM@w measure events and acknowledgements.
 	ChannelEmaw Channel = "emaw"
+	// ChannelConsole: what a person did in the web console that concerns
+	// no message (an admin action such as adding a user).
+	ChannelConsole Channel = "console"
 )
 
 // Event is what an entry records. The outbox states (MessageState) are
@@ -75,6 +78,18 @@ const (
 	// It does not change the message's state: the claim's last attempt
 	// is followed by the sent, retry-wait or dead entry.
 	EventAttempt Event = "attempt"
+	// EventAccessed: a person viewed personal data (in the web console);
+	// Detail names what and the purpose they stated, never the data.
+	EventAccessed Event = "accessed"
+	// EventAdmin: a person administered the console (users and roles);
+	// Detail names the action and its target login.
+	EventAdmin Event = "admin"
+	// EventTakenOver: a case worker took over an inbound message as a
+	// work item (eM@w inbox: new → taken over).
+	EventTakenOver Event = "taken-over"
+	// EventDone: a case worker finished the work item of an inbound
+	// message (eM@w inbox: taken over → done).
+	EventDone Event = "done"
 )
 
 // Events lists every Event, in the order above.
@@ -83,6 +98,7 @@ func Events() []Event {
 		EventBuilt, EventChecked, EventSealed, EventQueued, EventSending, EventSent,
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
+		EventAccessed, EventAdmin, EventTakenOver, EventDone,
 	}
 }
 
@@ -184,6 +200,9 @@ const (
 	ActorOperator ActorKind = "operator"
 	// ActorSystem: a Meldeweg component, e.g. "send" or "outbox".
 	ActorSystem ActorKind = "system"
+	// ActorUser: a person logged in to the web console, named by their
+	// console login.
+	ActorUser ActorKind = "user"
 )
 
 // Actor is who acted: an operator or a system component. Build it with
@@ -222,6 +241,9 @@ func (n nameShape) MatchString(s string) bool {
 // Operator is the actor for the person with the given login.
 func Operator(login string) Actor { return Actor{kind: ActorOperator, name: login} }
 
+// User is the actor for the web console user with the given login.
+func User(login string) Actor { return Actor{kind: ActorUser, name: login} }
+
 // System is the actor for a Meldeweg component, e.g. System("send").
 func System(component string) Actor { return Actor{kind: ActorSystem, name: component} }
 
@@ -231,7 +253,7 @@ func (a Actor) Kind() ActorKind { return a.kind }
 // Name returns the login or component name.
 func (a Actor) Name() string { return a.name }
 
-// String is "operator:LOGIN" or "system:COMPONENT"; ParseActor reverses it.
+// String is "operator:LOGIN", "user:LOGIN" or "system:COMPONENT"; ParseActor reverses it.
 func (a Actor) String() string {
 	if a.kind == "" {
 		return ""
@@ -243,8 +265,8 @@ func (a Actor) String() string {
 func (a Actor) IsZero() bool { return a.kind == "" && a.name == "" }
 
 func (a Actor) validate() error {
-	if (a.kind != ActorOperator && a.kind != ActorSystem) || !actorNameRe.MatchString(a.name) {
-		return &FieldError{Field: "Actor", Expected: `Operator(login) or System(component) with a name of 1 to 64 characters from [A-Za-z0-9._@-]`}
+	if (a.kind != ActorOperator && a.kind != ActorSystem && a.kind != ActorUser) || !actorNameRe.MatchString(a.name) {
+		return &FieldError{Field: "Actor", Expected: `Operator(login), User(login) or System(component) with a name of 1 to 64 characters from [A-Za-z0-9._@-]`}
 	}
 	return nil
 }
