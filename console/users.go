@@ -51,7 +51,8 @@ type User struct {
 	Hash     string `json:"hash"`
 	Disabled bool   `json:"disabled,omitempty"`
 	// Massnahmen are the Maßnahmeschlüssel (e.g. "12321114/01") whose
-	// eM@w inbox a case worker works; a trailing "*" matches a prefix.
+	// eM@w inbox a case worker works; a trailing "*" matches a prefix,
+	// "*" alone every measure.
 	Massnahmen []string  `json:"massnahmen,omitempty"`
 	Changed    time.Time `json:"changed"`
 }
@@ -128,7 +129,7 @@ func CheckPassword(hash, password string) (bool, error) {
 var loginRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // massnahmeRe is a Maßnahmeschlüssel or a prefix of one ending in "*".
-var massnahmeRe = regexp.MustCompile(`^[0-9][0-9/]{0,39}\*?$`)
+var massnahmeRe = regexp.MustCompile(`^([0-9][0-9/]{0,39}\*?|\*)$`)
 
 // ErrUnknownUser is returned for a login the users file does not hold.
 var ErrUnknownUser = errors.New("no such user")
@@ -159,11 +160,11 @@ func OpenUsers(path string) (*Users, error) {
 
 // Reload reads the file again.
 func (u *Users) Reload() error {
+	u.mu.Lock() // held while reading, so no change is overtaken by an older read
+	defer u.mu.Unlock()
 	data, err := os.ReadFile(u.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		u.mu.Lock()
 		u.users = nil
-		u.mu.Unlock()
 		return nil
 	}
 	if err != nil {
@@ -183,9 +184,7 @@ func (u *Users) Reload() error {
 			return fmt.Errorf("%s: users[%d]: %w", u.path, i, err)
 		}
 	}
-	u.mu.Lock()
 	u.users = f.Users
-	u.mu.Unlock()
 	return nil
 }
 

@@ -67,6 +67,8 @@ func commands() []*command {
 		xsozialCommand(),
 		testdataCommand(),
 		emawCommand(),
+		usersCommand(),
+		consoleCommand(),
 	}
 }
 
