@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -173,24 +172,18 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// sameOrigin checks the Origin (or, without it, Sec-Fetch-Site) of a
-// state-changing request: a browser sends one of them, and it must name
-// this console.
+// sameOrigin checks the Origin (or, without a usable one, Sec-Fetch-Site)
+// of a state-changing request: a browser sends one of them, and it must
+// name this console. Under Referrer-Policy no-referrer browsers send
+// "Origin: null" with form posts, so "null" defers to Sec-Fetch-Site; a
+// "null" origin without it is refused.
 func sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" {
+	o := r.Header.Get("Origin")
+	if o != "" && o != "null" {
 		return o == "https://"+r.Host
 	}
 	if s := r.Header.Get("Sec-Fetch-Site"); s != "" {
 		return s == "same-origin" || s == "none"
 	}
-	return true // not a browser, or an old one: the CSRF token decides
-}
-
-func hasPrefixAny(s string, ps ...string) bool {
-	for _, p := range ps {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
+	return o == "" // not a browser, or an old one: the CSRF token decides
 }

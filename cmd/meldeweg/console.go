@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,10 +21,8 @@ import (
 	"time"
 
 	"meldeweg.dev/meldeweg/console"
-	"meldeweg.dev/meldeweg/emaw/msg"
 	"meldeweg.dev/meldeweg/transport/atomicfile"
 	"meldeweg.dev/meldeweg/transport/baapi"
-	"meldeweg.dev/meldeweg/transport/register"
 )
 
 type consoleOptions struct {
@@ -124,21 +121,7 @@ func runConsole(e *env, o *consoleOptions, args []string) int {
 		if err != nil {
 			return e.failf(exitError, "%v", err)
 		}
-		cfg.Open = func(ctx context.Context, en register.Entry) (string, error) {
-			r, err := ob.Reopen(ctx, ep, en.Payload())
-			if err != nil {
-				return "", err
-			}
-			m, b, err := codec.Unmarshal(ctx, r.Plain, string(en.MessageID()))
-			if err != nil {
-				return "", err
-			}
-			var buf bytes.Buffer
-			if err := msg.Print(&buf, m, msg.PrintOptions{Version: b.Version, Personal: true}); err != nil {
-				return "", err
-			}
-			return buf.String(), nil
-		}
+		cfg.Open = console.EmawOpener(ob, ep, codec)
 		for _, c := range append([]*x509.Certificate{ep.Reply.Cert}, ep.Reply.Chain...) {
 			cfg.Certificates = append(cfg.Certificates, console.Certificate{Name: "eM@w encryption", Cert: c})
 		}
