@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -405,5 +406,20 @@ func TestPasswordHash(t *testing.T) {
 	d, _ := HashPassword("x", RFC9106Second)
 	if !strings.HasPrefix(d, "$argon2id$v=19$m=65536,t=3,p=4$") {
 		t.Fatalf("default hash %q", d)
+	}
+}
+
+func TestUsersFileIsPrivate(t *testing.T) {
+	tb := setup(t)
+	fi, err := os.Stat(tb.users.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("users file mode %v, want 0600", fi.Mode().Perm())
+	}
+	again, err := OpenUsers(tb.users.path)
+	if err != nil || len(again.List()) != len(Roles()) {
+		t.Fatalf("read back: %d users, %v", len(again.List()), err)
 	}
 }
