@@ -19,7 +19,8 @@
 //
 // An Entry records one event (built, checked, sealed, queued, sending,
 // sent, retry-wait, acknowledged, rejected, dead, receipt, feedback,
-// received, payload-deleted, attempt) with its sequence number, UTC time from the
+// received, payload-deleted, attempt; and from the web console accessed,
+// admin, taken-over, done) with its sequence number, UTC time from the
 // store's clock, direction, channel, endpoint, message ID, related message
 // ID, correlation key, attempt, payload SHA-256 and size, actor and a short
 // detail. Its hash is SHA-256 over a canonical, versioned encoding of all
