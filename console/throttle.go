@@ -22,6 +22,9 @@ type failures struct {
 	lockedUntil time.Time
 }
 
+// maxThrottleKeys bounds the failure table before stale keys are dropped.
+const maxThrottleKeys = 10000
+
 func newThrottle(max int, window, lockout time.Duration) *throttle {
 	return &throttle{maxFailures: max, window: window, lockout: lockout, keys: map[string]*failures{}}
 }
@@ -43,6 +46,13 @@ func (t *throttle) locked(now time.Time, keys ...string) (time.Time, bool) {
 func (t *throttle) fail(now time.Time, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.keys) > maxThrottleKeys { // many distinct names: forget the stale ones
+		for k, f := range t.keys {
+			if now.Sub(f.first) > t.window && !now.Before(f.lockedUntil) {
+				delete(t.keys, k)
+			}
+		}
+	}
 	for _, k := range keys {
 		f, ok := t.keys[k]
 		if !ok || now.Sub(f.first) > t.window {

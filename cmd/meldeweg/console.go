@@ -44,7 +44,9 @@ users"); what each may see and do follows their role. The console reads
 the register (--register, or the configuration) and, to show the personal
 fields of inbound eM@w messages, opens them with the instance's eM@w
 encryption key (--pki, or endpoints.emaw.encrypt_cert/encrypt_key); without
-that key the inbox works but personal fields cannot be shown.
+that key the inbox works but personal fields cannot be shown. The dashboard
+lists that key's certificate chain and the configuration's "certificates"
+(as "meldeweg certs check") with their days left.
 
 --insecure-self-signed serves a throw-away self-signed certificate for
 127.0.0.1 and localhost, for a demo on one machine only: browsers warn, and
@@ -124,6 +126,15 @@ func runConsole(e *env, o *consoleOptions, args []string) int {
 		cfg.Open = console.EmawOpener(ob, ep, codec)
 		for _, c := range append([]*x509.Certificate{ep.Reply.Cert}, ep.Reply.Chain...) {
 			cfg.Certificates = append(cfg.Certificates, console.Certificate{Name: "eM@w encryption", Cert: c})
+		}
+	}
+	for _, cc := range s.Certificates {
+		certs, err := loadForCheck(cc)
+		if err != nil {
+			return e.failf(exitError, "certificate %s: %v", cc.Name, err)
+		}
+		for _, c := range certs {
+			cfg.Certificates = append(cfg.Certificates, console.Certificate{Name: cc.Name, Cert: c})
 		}
 	}
 	c, err := console.New(cfg)
