@@ -14,7 +14,7 @@ MONTH   := $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 .ONESHELL:
 .SHELLFLAGS := -ec
 
-.PHONY: build demo test bench fuzz soak clean
+.PHONY: build demo demo-console test bench fuzz soak clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/meldeweg
@@ -85,6 +85,27 @@ demo: build
 	mw --tenant kreis-a send $(DEMO)/emaw/upload.zip --channel emaw --message-id demo-kreis-a-1 $$T
 	mw --tenant kreis-a keys list --config $(DEMO)/tenants.json
 	mw --tenant kreis-a register verify --config $(DEMO)/tenants.json
+
+# demo-console runs the demo, then serves the web console on its register
+# (with the simulator on loopback again) until interrupted (Ctrl-C). It
+# makes one demo login per role with a fresh random password, printed once.
+CONSOLE_LISTEN ?= 127.0.0.1:8443
+demo-console: demo
+	@echo
+	echo "== 7. The web console on the demo register"
+	./$(BIN) sim --pki $(DEMO)/pki --dir $(DEMO)/sim --listen 127.0.0.1:0 --ready-file $(DEMO)/sim.url > $(DEMO)/sim.log 2>&1 &
+	SIM=$$!; trap 'kill $$SIM 2>/dev/null || true' EXIT
+	for i in $$(seq 100); do [ -s $(DEMO)/sim.url ] && break; sleep 0.1; done
+	[ -s $(DEMO)/sim.url ] || { cat $(DEMO)/sim.log; exit 1; }
+	(umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > $(DEMO)/demo-password)
+	for r in operator auditor caseworker admin; do
+	  ./$(BIN) users add demo-$$r --role $$r --massnahme '*' --users $(DEMO)/users.json --password-file $(DEMO)/demo-password >/dev/null
+	done
+	echo "simulator at $$(cat $(DEMO)/sim.url) (meldeweg poll --pki $(DEMO)/pki --url $$(cat $(DEMO)/sim.url) --register $(DEMO)/register.db)"
+	echo "demo logins: demo-operator, demo-auditor, demo-caseworker, demo-admin"
+	echo "password (this run only): $$(cat $(DEMO)/demo-password)"
+	echo "the certificate is self-signed for this demo: your browser will warn. Stop with Ctrl-C."
+	./$(BIN) console --insecure-self-signed --listen $(CONSOLE_LISTEN) --pki $(DEMO)/pki --register $(DEMO)/register.db --users $(DEMO)/users.json
 
 # FUZZ lists the fuzz targets as package:target:executions. make test runs
 # each for that many executions (a few seconds here), not for a duration: a

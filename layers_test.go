@@ -31,7 +31,7 @@ var layers = []struct {
 	{"client", []string{"transport/client"}},
 	{"flows", []string{"flow/..."}},
 	{"simulator", []string{"basim", "basim/..."}},
-	{"command", []string{"cmd/..."}},
+	{"command", []string{"cmd/...", "console", "console/..."}},
 }
 
 // testOnly are packages made for tests; no production package imports them.

@@ -72,6 +72,8 @@ func commands() []*command {
 		testdataCommand(),
 		emawCommand(),
 		keysCommand(),
+		usersCommand(),
+		consoleCommand(),
 	}
 }
 

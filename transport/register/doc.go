@@ -19,7 +19,9 @@
 //
 // An Entry records one event (built, checked, sealed, queued, sending,
 // sent, retry-wait, acknowledged, rejected, dead, receipt, feedback,
-// received, payload-deleted, attempt, kek-rotated, data-key-destroyed) with its sequence number, UTC time from the
+// received, payload-deleted, attempt, checkpoint, kek-rotated,
+// data-key-destroyed; and from the web console and the logged reads
+// accessed, admin, taken-over, done) with its sequence number, UTC time from the
 // store's clock, direction, channel, endpoint, message ID, related message
 // ID, correlation key, attempt, payload SHA-256 and size, actor and a short
 // detail. Its hash is SHA-256 over a canonical, versioned encoding of all

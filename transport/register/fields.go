@@ -32,6 +32,9 @@ const (
 	ChannelXSozial Channel = "xsozial"
 	// ChannelEmaw: eM@w measure events and acknowledgements.
 	ChannelEmaw Channel = "emaw"
+	// ChannelConsole: what a person did in the web console that concerns
+	// no message (an admin action such as adding a user).
+	ChannelConsole Channel = "console"
 )
 
 // Event is what an entry records. The outbox states (MessageState) are
@@ -94,6 +97,15 @@ const (
 	// payload sealed with it is unreadable for good (Detail names the key
 	// ID, data class and month).
 	EventDataKeyDestroyed Event = "data-key-destroyed"
+	// EventAdmin: a person administered the console (users and roles);
+	// Detail names the action and its target login.
+	EventAdmin Event = "admin"
+	// EventTakenOver: a case worker took over an inbound message as a
+	// work item (eM@w inbox: new → taken over).
+	EventTakenOver Event = "taken-over"
+	// EventDone: a case worker finished the work item of an inbound
+	// message (eM@w inbox: taken over → done).
+	EventDone Event = "done"
 )
 
 // Events lists every Event, in the order above.
@@ -103,6 +115,7 @@ func Events() []Event {
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
 		EventCheckpoint, EventAccessed, EventKEKRotated, EventDataKeyDestroyed,
+		EventAdmin, EventTakenOver, EventDone,
 	}
 }
 
