@@ -41,8 +41,8 @@ func (p AppendParams) validate() error {
 	switch {
 	case p.Direction != DirectionOut && p.Direction != DirectionIn:
 		return &FieldError{Field: "Direction", Expected: `"out" or "in"`}
-	case p.Channel != ChannelXSozial && p.Channel != ChannelEmaw:
-		return &FieldError{Field: "Channel", Expected: `"xsozial" or "emaw"`}
+	case p.Channel != ChannelXSozial && p.Channel != ChannelEmaw && p.Channel != ChannelService:
+		return &FieldError{Field: "Channel", Expected: `"xsozial", "emaw" or "service"`}
 	case !p.Event.valid():
 		return &FieldError{Field: "Event", Expected: "one of register.Events()"}
 	case p.MessageID != "" && !p.MessageID.Valid():

@@ -32,6 +32,10 @@ const (
 	ChannelXSozial Channel = "xsozial"
 	// ChannelEmaw: eM@w measure events and acknowledgements.
 	ChannelEmaw Channel = "emaw"
+	// ChannelService: the service's own bookkeeping, not a BA procedure:
+	// job runs and alerts (EventJobStarted … EventAlertResolved). Its
+	// entries carry DirectionOut and no message.
+	ChannelService Channel = "service"
 )
 
 // Event is what an entry records. The outbox states (MessageState) are
@@ -75,6 +79,20 @@ const (
 	// It does not change the message's state: the claim's last attempt
 	// is followed by the sent, retry-wait or dead entry.
 	EventAttempt Event = "attempt"
+	// EventJobStarted: a scheduled job's run started, or was resumed or
+	// retried (ChannelService). Detail names the job, the run ID, the
+	// scheduled time, the attempt and the holder; never personal data.
+	EventJobStarted Event = "job-started"
+	// EventJobFinished: a run ended (ChannelService); Detail adds its
+	// outcome: succeeded, retry or failed.
+	EventJobFinished Event = "job-finished"
+	// EventAlertRaised: an incident's "raised" notice went out to every
+	// notifier (ChannelService); Detail names the incident key, scope and
+	// severity.
+	EventAlertRaised Event = "alert-raised"
+	// EventAlertResolved: an incident's "resolved" notice went out
+	// (ChannelService).
+	EventAlertResolved Event = "alert-resolved"
 )
 
 // Events lists every Event, in the order above.
@@ -83,6 +101,7 @@ func Events() []Event {
 		EventBuilt, EventChecked, EventSealed, EventQueued, EventSending, EventSent,
 		EventRetryWait, EventAcknowledged, EventRejected, EventDead, EventReceipt,
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
+		EventJobStarted, EventJobFinished, EventAlertRaised, EventAlertResolved,
 	}
 }
 

@@ -72,6 +72,10 @@ type Store interface {
 	// not hold is recorded all the same.
 	DeletePayload(ctx context.Context, p AppendParams) (Entry, error)
 
+	// ServiceStore keeps the service mode's job runs, leases and open
+	// incidents, each change with its chain entry.
+	ServiceStore
+
 	// Close releases the store.
 	Close() error
 }
