@@ -67,6 +67,7 @@ func commands() []*command {
 		xsozialCommand(),
 		testdataCommand(),
 		emawCommand(),
+		serveCommand(),
 	}
 }
 

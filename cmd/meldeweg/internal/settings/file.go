@@ -26,6 +26,7 @@ type file struct {
 	Traeger       string                  `json:"traeger,omitempty"`
 	XSozialSource string                  `json:"xsozial_source,omitempty"`
 	WorkDir       string                  `json:"work_dir,omitempty"`
+	Service       *fileService            `json:"service,omitempty"`
 }
 
 type fileEndpoint struct {

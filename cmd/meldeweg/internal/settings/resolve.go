@@ -217,6 +217,10 @@ func Resolve(in Input) (*Settings, error) {
 		s.Endpoints[ch] = e
 	}
 
+	if l != nil {
+		errs = append(errs, s.resolveService(l)...)
+	}
+
 	d := s.WithDefaults()
 	errs = append(errs, d.validate()...)
 	if len(errs) == 0 {

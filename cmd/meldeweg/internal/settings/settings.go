@@ -69,6 +69,9 @@ type Settings struct {
 	// Endpoints are the BA endpoints by channel, with this instance's
 	// identities for each. A channel without any field set is absent.
 	Endpoints map[baapi.Channel]Endpoint
+	// Service configures "meldeweg serve" (the "service" section); its
+	// defaults are filled in also without one.
+	Service Service
 
 	// origins names, by field path, where each value came from.
 	origins map[string]origin
@@ -229,6 +232,7 @@ func (s *Settings) WithDefaults() *Settings {
 		c.WorkDir = DefaultWorkDir
 		c.setDefault("work_dir")
 	}
+	c.Service = c.Service.withDefaults()
 	return &c
 }
 

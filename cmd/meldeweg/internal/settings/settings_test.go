@@ -189,7 +189,7 @@ func TestResolveErrorsNameFieldAndSource(t *testing.T) {
 		{name: "wrong kind in a list", config: "{\"certificates\": [\n{\"path\": \"ca.pem\"},\n{\"path\": true}]}",
 			want: `meldeweg.json:3: certificates[1].path: true, want a string`},
 		{name: "unknown field", config: "{\n\"schema_dir\": \"x\"}", is: ErrUnknownField,
-			want: `meldeweg.json:2: schema_dir: unknown field (known here: bundles, cert_warn_days, certificates, cms_profile, endpoints, payloads, register, schema_dirs, traeger, work_dir, xsozial_source)`},
+			want: `meldeweg.json:2: schema_dir: unknown field (known here: bundles, cert_warn_days, certificates, cms_profile, endpoints, payloads, register, schema_dirs, service, traeger, work_dir, xsozial_source)`},
 		{name: "unknown nested field", config: "{\"endpoints\": {\n \"xsozial\": {\n  \"cms_profil\": \"bsi\"}}}", is: ErrUnknownField,
 			want: `meldeweg.json:3: endpoints.xsozial.cms_profil: unknown field`},
 		{name: "field in the wrong case", config: `{"Traeger": "12345"}`, is: ErrUnknownField,
