@@ -231,6 +231,7 @@ func (g *generation) runMonthly(ctx context.Context, run scheduler.Run) error {
 	month := schemas.MonthOf(run.ScheduledFor.In(scheduler.Berlin)).AddMonths(-1)
 	key := monthlyKey(t, month)
 	log := run.Log.With("month", month.String())
+	log.Info("monthly delivery started")
 	actx, cancel := context.WithTimeout(ctx, g.cfg.Service.AttemptTimeout)
 	defer cancel()
 	res, err := monthly.Run(actx, monthly.Params{
