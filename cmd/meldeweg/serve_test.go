@@ -138,13 +138,27 @@ func httpGet(t *testing.T, url string) (int, string) {
 type webhookReceiver struct {
 	mu      sync.Mutex
 	notices []string
+	details []string
+}
+
+type receivedNotice struct{ kind, detail string }
+
+func (r *webhookReceiver) list() []receivedNotice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]receivedNotice, len(r.notices))
+	for i := range r.notices {
+		out[i] = receivedNotice{r.notices[i], r.details[i]}
+	}
+	return out
 }
 
 func (r *webhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var n struct {
 		Kind     string `json:"kind"`
 		Incident struct {
-			Key string `json:"key"`
+			Key    string `json:"key"`
+			Detail string `json:"detail"`
 		} `json:"incident"`
 	}
 	if err := json.NewDecoder(req.Body).Decode(&n); err != nil {
@@ -153,6 +167,7 @@ func (r *webhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Lock()
 	r.notices = append(r.notices, n.Kind+" "+n.Incident.Key)
+	r.details = append(r.details, n.Incident.Detail)
 	r.mu.Unlock()
 }
 
