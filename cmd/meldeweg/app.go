@@ -74,6 +74,7 @@ func commands() []*command {
 		keysCommand(),
 		usersCommand(),
 		consoleCommand(),
+		serveCommand(),
 	}
 }
 

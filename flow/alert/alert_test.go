@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,37 +25,19 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"meldeweg.dev/meldeweg/flow/alert"
+	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 )
 
-// openState keeps open incidents in memory, the way the register keeps
-// them from its alert entries.
-type openState struct {
-	mu   sync.Mutex
-	open map[string]alert.Incident
-}
-
-func (s *openState) OpenIncidents(context.Context) ([]alert.Incident, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []alert.Incident
-	for _, i := range s.open {
-		out = append(out, i)
+// newState returns the register's State on a fresh SQLite register, as
+// the service uses it.
+func newState(t *testing.T) alert.RegisterState {
+	t.Helper()
+	s, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "register.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out, nil
-}
-
-func (s *openState) RecordNotice(_ context.Context, n alert.Notice) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.open == nil {
-		s.open = map[string]alert.Incident{}
-	}
-	if n.Kind == alert.Raised {
-		s.open[n.Incident.Key] = n.Incident
-	} else {
-		delete(s.open, n.Incident.Key)
-	}
-	return nil
+	t.Cleanup(func() { s.Close() })
+	return alert.RegisterState{Store: s}
 }
 
 // receiver is a webhook receiver on loopback.
@@ -97,7 +80,7 @@ func TestEachIncidentAlertsOnceAndResolvesOnce(t *testing.T) {
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
 	wh := &alert.Webhook{URL: u, Secret: "s3cret"}
-	a := &alert.Alerts{State: &openState{}, Route: func(string) []alert.Notifier { return []alert.Notifier{wh} }}
+	a := &alert.Alerts{State: newState(t), Route: func(string) []alert.Notifier { return []alert.Notifier{wh} }}
 	ctx := context.Background()
 
 	cert := alert.Incident{Key: "cert-expiry/traeger-sign/30d", Scope: "12345", Severity: alert.Warning, Summary: "certificate traeger-sign expires in 29 days"}
@@ -122,7 +105,7 @@ func TestAFailedWebhookIsTriedAgainNextPass(t *testing.T) {
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	a := &alert.Alerts{State: &openState{}, Route: func(string) []alert.Notifier { return []alert.Notifier{&alert.Webhook{URL: u}} }}
+	a := &alert.Alerts{State: newState(t), Route: func(string) []alert.Notifier { return []alert.Notifier{&alert.Webhook{URL: u}} }}
 	inc := alert.Incident{Key: "ba-unreachable", Severity: alert.Warning, Summary: "BA unreachable"}
 	err := a.Reconcile(context.Background(), []alert.Incident{inc})
 	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "ba-unreachable") {
@@ -144,7 +127,7 @@ func TestPrefixesKeepChecksApart(t *testing.T) {
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	a := &alert.Alerts{State: &openState{}, Route: func(string) []alert.Notifier { return []alert.Notifier{&alert.Webhook{URL: u}} }}
+	a := &alert.Alerts{State: newState(t), Route: func(string) []alert.Notifier { return []alert.Notifier{&alert.Webhook{URL: u}} }}
 	ctx := context.Background()
 	cert := alert.Incident{Key: "cert-expiry/x/7d", Summary: "x"}
 	due := alert.Incident{Key: "due/overdue/1", Summary: "y"}
@@ -248,7 +231,7 @@ func TestMailUsesSTARTTLSAndAuthenticates(t *testing.T) {
 	addr, box, pool := startSMTP(t, true)
 	m := &alert.Mail{Addr: addr, From: "meldeweg@jobcenter.test", To: []string{"it@jobcenter.test"},
 		Username: "meldeweg", Password: "pw", TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
-	a := &alert.Alerts{State: &openState{}, Route: func(string) []alert.Notifier { return []alert.Notifier{m} }}
+	a := &alert.Alerts{State: newState(t), Route: func(string) []alert.Notifier { return []alert.Notifier{m} }}
 	inc := alert.Incident{Key: "cert-expiry/ba-tls/7d", Severity: alert.Critical, Summary: "certificate ba-tls expires in 6 days", Detail: "renew it"}
 	ctx := context.Background()
 	if err := a.Reconcile(ctx, []alert.Incident{inc}); err != nil {

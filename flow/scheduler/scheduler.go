@@ -175,6 +175,12 @@ type Scheduler struct {
 	// OnFinish, if set, is called with every finished run (metrics,
 	// alerts).
 	OnFinish func(RunRecord)
+	// RunContext, if set, is the context Loop runs jobs under instead of
+	// its own: then the end of Loop's ctx only stops new passes (the
+	// service's SIGTERM), and the end of RunContext interrupts the runs
+	// under way (the grace period's end). Runs interrupted either way
+	// stay open in the Ledger and are resumed.
+	RunContext context.Context
 
 	once sync.Once
 	mu   sync.Mutex // guards running
@@ -401,6 +407,10 @@ func (s *Scheduler) Loop(ctx context.Context) error {
 		return err
 	}
 	defer s.wg.Wait()
+	runCtx := ctx
+	if s.RunContext != nil {
+		runCtx = s.RunContext
+	}
 	for {
 		now := s.Clock.Now()
 		wait := s.Poll
@@ -409,7 +419,7 @@ func (s *Scheduler) Loop(ctx context.Context) error {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				if _, _, err := s.tickJob(ctx, j); err != nil && ctx.Err() == nil {
+				if _, _, err := s.tickJob(runCtx, j); err != nil && runCtx.Err() == nil {
 					s.Log.Error("scheduling a job failed", "job", j.Name, "err", err)
 				}
 			}()

@@ -106,6 +106,10 @@ type Executor interface {
 	// GuardList reports, for every append-only guard the dialect puts on
 	// the entries (triggers), whether it is in place and working.
 	GuardList(ctx context.Context, p *GuardListParams) ([]Guard, error)
+
+	// ServiceExecutor keeps the service's job leases, runs and open
+	// incidents (migration 004).
+	ServiceExecutor
 }
 
 // HeadGetParams: see Executor.HeadGet.

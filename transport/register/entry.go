@@ -48,8 +48,8 @@ func (p AppendParams) validate() error {
 	case p.Event == EventCheckpoint || p.Event == EventAccessed:
 	case p.Direction != DirectionOut && p.Direction != DirectionIn:
 		return &FieldError{Field: "Direction", Expected: `"out" or "in"`}
-	case p.Channel != ChannelXSozial && p.Channel != ChannelEmaw && p.Channel != ChannelConsole:
-		return &FieldError{Field: "Channel", Expected: `"xsozial", "emaw" or "console"`}
+	case p.Channel != ChannelXSozial && p.Channel != ChannelEmaw && p.Channel != ChannelConsole && p.Channel != ChannelService:
+		return &FieldError{Field: "Channel", Expected: `"xsozial", "emaw", "console" or "service"`}
 	case !p.Event.valid():
 		return &FieldError{Field: "Event", Expected: "one of register.Events()"}
 	case p.MessageID != "" && !p.MessageID.Valid():

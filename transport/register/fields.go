@@ -35,6 +35,10 @@ const (
 	// ChannelConsole: what a person did in the web console that concerns
 	// no message (an admin action such as adding a user).
 	ChannelConsole Channel = "console"
+	// ChannelService: the service's own bookkeeping, not a BA procedure:
+	// job runs and alerts (EventJobStarted … EventAlertResolved). Its
+	// entries carry DirectionOut and no message.
+	ChannelService Channel = "service"
 )
 
 // Event is what an entry records. The outbox states (MessageState) are
@@ -106,6 +110,20 @@ const (
 	// EventDone: a case worker finished the work item of an inbound
 	// message (eM@w inbox: taken over → done).
 	EventDone Event = "done"
+	// EventJobStarted: a scheduled job's run started, or was resumed or
+	// retried (ChannelService). Detail names the job, the run ID, the
+	// scheduled time, the attempt and the holder; never personal data.
+	EventJobStarted Event = "job-started"
+	// EventJobFinished: a run ended (ChannelService); Detail adds its
+	// outcome: succeeded, retry or failed.
+	EventJobFinished Event = "job-finished"
+	// EventAlertRaised: an incident's "raised" notice went out to every
+	// notifier (ChannelService); Detail names the incident key, scope and
+	// severity.
+	EventAlertRaised Event = "alert-raised"
+	// EventAlertResolved: an incident's "resolved" notice went out
+	// (ChannelService).
+	EventAlertResolved Event = "alert-resolved"
 )
 
 // Events lists every Event, in the order above.
@@ -116,6 +134,7 @@ func Events() []Event {
 		EventFeedback, EventReceived, EventPayloadDeleted, EventAttempt,
 		EventCheckpoint, EventAccessed, EventKEKRotated, EventDataKeyDestroyed,
 		EventAdmin, EventTakenOver, EventDone,
+		EventJobStarted, EventJobFinished, EventAlertRaised, EventAlertResolved,
 	}
 }
 

@@ -109,6 +109,10 @@ type Store interface {
 	// NewStore, whose entries carry no tenant.
 	Tenant() TenantID
 
+	// ServiceStore keeps the service mode's job runs, leases and open
+	// incidents, each change with its chain entry.
+	ServiceStore
+
 	// Close releases the store.
 	Close() error
 }

@@ -239,7 +239,7 @@ func TestMigratesVersion1(t *testing.T) {
 	}
 	s.Close()
 	db := rawDB(t, file)
-	for _, stmt := range []string{`DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`,
+	for _, stmt := range []string{`DROP TABLE job_leases`, `DROP TABLE job_runs`, `DROP TABLE open_incidents`, `DROP TABLE register_payload_chunks`, `DROP TABLE register_payloads`,
 		`ALTER TABLE register_entries DROP COLUMN payload_kept`, `DROP TABLE register_data_keys`, `DROP TABLE register_tenant`,
 		`ALTER TABLE register_entries DROP COLUMN tenant`, `UPDATE register_schema SET version = 1`} {
 		if _, err := db.Exec(stmt); err != nil {

@@ -36,6 +36,7 @@ type file struct {
 	KEKEnv                string                `json:"kek_env,omitempty"`
 	KEKCommand            []string              `json:"kek_command,omitempty"`
 	Tenants               map[string]fileTenant `json:"tenants,omitempty"`
+	Service               *fileService          `json:"service,omitempty"`
 }
 
 // fileTenant is one tenant under "tenants": the fields that are the

@@ -284,6 +284,10 @@ func resolveOne(in Input, l *loaded, tenant register.TenantID, tenants []string,
 		s.Endpoints[ch] = e
 	}
 
+	if l != nil {
+		errs = append(errs, s.resolveService(l)...)
+	}
+
 	d := s.WithDefaults()
 	if lenient {
 		return d, nil

@@ -91,6 +91,9 @@ type Settings struct {
 	// value means none is configured (payloads are sealed with the
 	// instance key in Payloads, as before the key hierarchy).
 	KEK KEKSource
+	// Service configures "meldeweg serve" (the "service" section); its
+	// defaults are filled in also without one.
+	Service Service
 
 	// origins names, by field path, where each value came from.
 	origins map[string]origin
@@ -264,6 +267,7 @@ func (s *Settings) WithDefaults() *Settings {
 		c.WorkDir = DefaultWorkDir
 		c.setDefault("work_dir")
 	}
+	c.Service = c.Service.withDefaults()
 	return &c
 }
 

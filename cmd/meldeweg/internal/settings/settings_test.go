@@ -189,7 +189,7 @@ func TestResolveErrorsNameFieldAndSource(t *testing.T) {
 		{name: "wrong kind in a list", config: "{\"certificates\": [\n{\"path\": \"ca.pem\"},\n{\"path\": true}]}",
 			want: `meldeweg.json:3: certificates[1].path: true, want a string`},
 		{name: "unknown field", config: "{\n\"schema_dir\": \"x\"}", is: ErrUnknownField,
-			want: `meldeweg.json:2: schema_dir: unknown field (known here: bundles, cert_warn_days, certificates, checkpoint_dir, checkpoint_origin, checkpoint_signer_key, checkpoint_verifier_key, cms_profile, endpoints, kek_command, kek_env, kek_file, massnahmen, payloads, register, schema_dirs, tenants, traeger, work_dir, xsozial_source)`},
+			want: `meldeweg.json:2: schema_dir: unknown field (known here: bundles, cert_warn_days, certificates, checkpoint_dir, checkpoint_origin, checkpoint_signer_key, checkpoint_verifier_key, cms_profile, endpoints, kek_command, kek_env, kek_file, massnahmen, payloads, register, schema_dirs, service, tenants, traeger, work_dir, xsozial_source)`},
 		{name: "unknown nested field", config: "{\"endpoints\": {\n \"xsozial\": {\n  \"cms_profil\": \"bsi\"}}}", is: ErrUnknownField,
 			want: `meldeweg.json:3: endpoints.xsozial.cms_profil: unknown field`},
 		{name: "field in the wrong case", config: `{"Traeger": "12345"}`, is: ErrUnknownField,
