@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,8 +16,8 @@ import (
 type Massnahmenummer string
 
 var (
-	reNummerSlashed = regexp.MustCompile(`^([0-9]{3})/([0-9]{2})/([0-9])/([0-9]{2})$`)
-	reNummerCompact = regexp.MustCompile(`^[0-9]{8}$`)
+	reNummerSlashed = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{3})/([0-9]{2})/([0-9])/([0-9]{2})$`) })
+	reNummerCompact = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{8}$`) })
 )
 
 // ErrMassnahmenummer is returned (wrapped) for a malformed Maßnahmenummer.
@@ -25,7 +26,7 @@ var ErrMassnahmenummer = errors.New("malformed Maßnahmenummer")
 // Check reports whether n has one of the two accepted forms.
 func (n Massnahmenummer) Check() error {
 	s := string(n)
-	if reNummerSlashed.MatchString(s) || reNummerCompact.MatchString(s) {
+	if reNummerSlashed().MatchString(s) || reNummerCompact().MatchString(s) {
 		return nil
 	}
 	return fmt.Errorf("%w %q: expected Dienststelle/lfd. Nr./Quelle/Jahr as NNN/NN/N/NN (e.g. 123/21/1/14) or the 8 digits 12321114", ErrMassnahmenummer, s)
@@ -33,7 +34,7 @@ func (n Massnahmenummer) Check() error {
 
 // Compact returns the 8-digit form, or n unchanged when it is malformed.
 func (n Massnahmenummer) Compact() string {
-	if m := reNummerSlashed.FindStringSubmatch(string(n)); m != nil {
+	if m := reNummerSlashed().FindStringSubmatch(string(n)); m != nil {
 		return m[1] + m[2] + m[3] + m[4]
 	}
 	return string(n)
@@ -78,15 +79,15 @@ type Massnahmeschluessel struct {
 func (k Massnahmeschluessel) String() string { return k.Nummer.Compact() + "-" + string(k.Zweig) }
 
 var (
-	reKundennummer = regexp.MustCompile(`^[0-9]{3}[A-Z][0-9]{6}$`)
-	reCosachID     = regexp.MustCompile(`^[0-9A-Za-z]{1,20}$`)
+	reKundennummer = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{3}[A-Z][0-9]{6}$`) })
+	reCosachID     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9A-Za-z]{1,20}$`) })
 )
 
 // CheckKundennummer reports whether k has the form of a BA Kundennummer:
 // three digits, a capital letter, six digits (the form 999X999999). The error
 // does not repeat the value: a Kundennummer is personal data.
 func CheckKundennummer(k string) error {
-	if !reKundennummer.MatchString(k) {
+	if !reKundennummer().MatchString(k) {
 		return fmt.Errorf("expected three digits, a capital letter and six digits (the form 999X999999), got %d characters", len([]rune(k)))
 	}
 	return nil
@@ -95,7 +96,7 @@ func CheckKundennummer(k string) error {
 // CheckCosachID reports whether c has the form of a cosachid (model
 // assumption: 1 to 20 letters or digits).
 func CheckCosachID(c string) error {
-	if !reCosachID.MatchString(c) {
+	if !reCosachID().MatchString(c) {
 		return fmt.Errorf("expected 1 to 20 letters or digits, got %d characters", len([]rune(c)))
 	}
 	return nil

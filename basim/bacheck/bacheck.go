@@ -85,7 +85,7 @@ type Checker struct {
 var _ basim.Checker = (*Checker)(nil)
 
 // reKennung is the eM@w Kennung pattern of the model bundles.
-var reKennung = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-]{0,19}$`)
+var reKennung = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9\-]{0,19}$`) })
 
 // New checks cfg and returns a Checker. Messages name the field.
 func New(cfg Config) (*Checker, error) {
@@ -112,11 +112,11 @@ func New(cfg Config) (*Checker, error) {
 	if cfg.Kennung == "" {
 		cfg.Kennung = "BA-D123"
 	}
-	if !reKennung.MatchString(cfg.Kennung) {
+	if !reKennung().MatchString(cfg.Kennung) {
 		return nil, fmt.Errorf("bacheck: Config.Kennung %q: expected 1 to 20 letters, digits or '-'", cfg.Kennung)
 	}
 	for _, p := range cfg.Providers {
-		if !reKennung.MatchString(p) {
+		if !reKennung().MatchString(p) {
 			return nil, fmt.Errorf("bacheck: Config.Providers: %q: expected 1 to 20 letters, digits or '-'", p)
 		}
 	}

@@ -86,7 +86,7 @@ func (d *Directory) index() (*index, error) {
 		idx.measures = map[string]bool{}
 		for i, a := range d.Measures {
 			switch {
-			case !reKennung.MatchString(a.Provider):
+			case !reKennung().MatchString(a.Provider):
 				return nil, fmt.Errorf("measures[%d].provider %q: expected a Kennung (1 to 20 letters, digits or '-')", i, a.Provider)
 			case a.Massnahme.Check() != nil:
 				return nil, fmt.Errorf("measures[%d].massnahme: %v", i, a.Massnahme.Check())

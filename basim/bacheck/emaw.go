@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sync"
 	"time"
 
 	"meldeweg.dev/meldeweg/emaw/ack"
@@ -41,13 +42,13 @@ const (
 )
 
 // reNachrichtID is the NachrichtID pattern of the model bundles.
-var reNachrichtID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$`)
+var reNachrichtID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$`) })
 
 // answerID is the NachrichtID an answer is given under: id itself when it
 // fits the schema's pattern, otherwise a stable substitute derived from
 // it (such an answer cannot be linked by the provider anyway).
 func answerID(id string) string {
-	if reNachrichtID.MatchString(id) {
+	if reNachrichtID().MatchString(id) {
 		return id
 	}
 	s := sha256.Sum256([]byte(id))
@@ -84,7 +85,7 @@ func (c *Checker) checkEmaw(ctx context.Context, id baapi.MessageID, payload str
 	}
 
 	q := ack.Quittung{QuittungID: quittungID(id), Erstellt: now.Truncate(time.Second), Absender: c.cfg.Kennung, Empfaenger: unknownProvider}
-	if reNachrichtID.MatchString(string(id)) {
+	if reNachrichtID().MatchString(string(id)) {
 		q.Datei = string(id)
 	}
 	outcome := baapi.OutcomeOK
@@ -93,7 +94,7 @@ func (c *Checker) checkEmaw(ctx context.Context, id baapi.MessageID, payload str
 		if err != nil {
 			return nil, "", "", err
 		}
-		if m != nil && q.Empfaenger == unknownProvider && reKennung.MatchString(m.Header().Absender) {
+		if m != nil && q.Empfaenger == unknownProvider && reKennung().MatchString(m.Header().Absender) {
 			q.Empfaenger = m.Header().Absender
 		}
 		if e.Status != ack.StatusOK {
@@ -119,7 +120,7 @@ func quittungID(id baapi.MessageID) string {
 func (c *Checker) emawUploadNOK(ctx context.Context, id baapi.MessageID, code, text string, now time.Time) ([]byte, error) {
 	q := ack.Quittung{QuittungID: quittungID(id), Erstellt: now.Truncate(time.Second), Absender: c.cfg.Kennung, Empfaenger: unknownProvider,
 		Ergebnis: []ack.Ergebnis{{NachrichtID: answerID(string(id)), Status: ack.StatusNOK, Fehler: []ack.Fehler{{Code: code, Text: text}}}}}
-	if reNachrichtID.MatchString(string(id)) {
+	if reNachrichtID().MatchString(string(id)) {
 		q.Datei = string(id)
 	}
 	data, _, err := ack.Marshal(ctx, c.codec, q)

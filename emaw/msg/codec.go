@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -67,7 +68,7 @@ var personalElements = map[string]bool{
 	"Kundennummer": true, "Cosachid": true, "Familienname": true, "Vorname": true, "Geburtsdatum": true,
 }
 
-var quoted = regexp.MustCompile(`'[^']*'`)
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`'[^']*'`) })
 
 // redact removes quoted values from a problem about a personal element.
 // libxml2 quotes the offending value ("The value 'X' has a length …").
@@ -80,7 +81,7 @@ func redact(p xsd.Problem) xsd.Problem {
 		last = last[i+1:]
 	}
 	if personalElements[last] || containsPersonalElementName(p.Message) {
-		p.Message = quoted.ReplaceAllStringFunc(p.Message, func(s string) string {
+		p.Message = quoted().ReplaceAllStringFunc(p.Message, func(s string) string {
 			inner := s[1 : len(s)-1]
 			if personalElements[inner] || strings.HasPrefix(inner, "{") || strings.Contains(inner, ":") && !strings.ContainsAny(inner, " ") {
 				return s // an element name, not a value

@@ -122,7 +122,7 @@ type ManifestPart struct {
 	SHA256 string `json:"sha256"`
 }
 
-var reName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+var reName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`) })
 
 // ErrBadEvent is returned (wrapped) by Write for events it cannot pack.
 var ErrBadEvent = errors.New("cannot pack event")
@@ -146,7 +146,7 @@ func sortedParts(ev Event) []Part {
 }
 
 func checkEvent(ev Event) error {
-	if !reName.MatchString(ev.ID) {
+	if !reName().MatchString(ev.ID) {
 		return fmt.Errorf("%w: ID %q: expected letters, digits, '.', '_' or '-', at most 100", ErrBadEvent, ev.ID)
 	}
 	if ev.XML() == nil {
@@ -154,7 +154,7 @@ func checkEvent(ev Event) error {
 	}
 	seen := map[string]bool{}
 	for _, p := range ev.Parts {
-		if !reName.MatchString(p.Name) {
+		if !reName().MatchString(p.Name) {
 			return fmt.Errorf("%w %s: part name %q: expected letters, digits, '.', '_' or '-'", ErrBadEvent, ev.ID, p.Name)
 		}
 		if seen[strings.ToLower(p.Name)] {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"regexp"
+	"sync"
 )
 
 // A dataset's data digest tells whether two builds of a month hold the
@@ -60,11 +61,11 @@ func (d *dataDigest) Sum() string {
 // digestDetail is how a "built" entry's detail names the data digest.
 const digestDetail = "data SHA-256 "
 
-var digestRe = regexp.MustCompile(`data SHA-256 ([0-9a-f]{64})`)
+var digestRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`data SHA-256 ([0-9a-f]{64})`) })
 
 // digestOf returns the data digest a "built" entry's detail names, or "".
 func digestOf(detail string) string {
-	if m := digestRe.FindStringSubmatch(detail); m != nil {
+	if m := digestRe().FindStringSubmatch(detail); m != nil {
 		return m[1]
 	}
 	return ""

@@ -135,10 +135,11 @@ xmlSchemaPtr mw_compile(const char *entry_uri, uintptr_t handle) {
  *
  *   - keep the element stack (name, line and column of each start tag), so
  *     every problem carries an element path;
- *   - hand character data over once per text node where the validator keeps
- *     it: the validator appends each chunk the parser delivers with
- *     xmlStrncat, which measures the value so far every time, so a text node
- *     of n bytes in ~4 KB chunks cost O(n^2). Where the validator does not
+ *   - hand character data over in at most two pieces per text node where
+ *     the validator keeps it (the first chunk, then the rest gathered): the
+ *     validator appends each chunk the parser delivers with xmlStrncat,
+ *     which measures the value so far every time, so a text node of n bytes
+ *     in ~4 KB chunks cost O(n^2). Where the validator does not
  *     keep text, chunks pass through, or (where text is an error) only the
  *     first offending chunk of a text node does: one error per text node, as
  *     in a tree, in flat memory (see text_mode);
@@ -194,6 +195,7 @@ struct mw_vstate {
   int check_markup; /* measure names and attribute values */
 
   /* the plugged callbacks the wrappers call */
+  xmlParserCtxtPtr pctxt; /* the parser, known once plugged */
   void *plug;
   startElementNsSAX2Func orig_start;
   endElementNsSAX2Func orig_end;
@@ -215,9 +217,16 @@ struct mw_vstate {
   long nids;
   struct mw_type_slot *types;
   size_t types_cap, ntypes;
+  /* id_kind of the simple types seen at element ends, direct-mapped by
+   * type pointer: a type's kind never changes during a validation. */
+  struct {
+    xmlSchemaTypePtr type;
+    int kind;
+  } kinds[256];
 };
 
 static xmlParserCtxtPtr parser_of(struct mw_vstate *st) {
+  if (st->pctxt != NULL) return st->pctxt;
   return xmlSchemaValidCtxtGetParserCtxt(st->vctxt);
 }
 
@@ -307,8 +316,14 @@ static void report_refusal(struct mw_vstate *st, const char *url) {
 
 static mw_node_info *validated_inode(struct mw_vstate *st);
 
-static void flush_text(struct mw_vstate *st) {
-  if (st->text_kind == TEXT_NONE) return;
+static void flush_text_slow(struct mw_vstate *st);
+
+/* flush_text hands the gathered rest of a text node to the validator. */
+static inline void flush_text(struct mw_vstate *st) {
+  if (st->text_kind != TEXT_NONE) flush_text_slow(st);
+}
+
+static void flush_text_slow(struct mw_vstate *st) {
   int kind = st->text_kind;
   size_t n = st->text_len;
   st->text_kind = TEXT_NONE;
@@ -342,6 +357,10 @@ enum {
    * whitespace and the first offending chunk of the text node, and drop
    * the rest of it: one error per text node, as in a tree, in flat memory. */
   MODE_FIRST_BAD,
+  /* Not looked up yet: every mode hands the first chunk of a text node over
+   * as it comes, so the mode is looked up at the second chunk, which short
+   * text nodes (most) never have. */
+  MODE_LATER,
 };
 
 static int text_mode(struct mw_vstate *st) {
@@ -378,12 +397,12 @@ static void deliver(struct mw_vstate *st, int kind, const xmlChar *ch, int len) 
 
 static void add_text(struct mw_vstate *st, int kind, const xmlChar *ch, int len) {
   if (st->stopped || len <= 0) return;
+  int first = 0;
   if (st->text_kind != kind) {
     flush_text(st);
     st->text_kind = kind;
     st->run_len = 0;
-    st->run_bad = 0;
-    st->text_mode = text_mode(st);
+    first = 1;
   }
   st->run_len += len;
   if (st->run_len > st->limits.max_text) {
@@ -397,6 +416,15 @@ static void add_text(struct mw_vstate *st, int kind, const xmlChar *ch, int len)
     refuse(st, MW_ERR_LIMIT, msg);
     return;
   }
+  if (first) {
+    /* The first chunk goes through in every mode (see MODE_LATER); for
+     * MODE_FIRST_BAD remember whether it was the offending one. */
+    st->run_bad = kind == TEXT_CDATA || !is_blank(ch, len);
+    st->text_mode = MODE_LATER;
+    deliver(st, kind, ch, len);
+    return;
+  }
+  if (st->text_mode == MODE_LATER) st->text_mode = text_mode(st);
   switch (st->text_mode) {
     case MODE_PASS:
       deliver(st, kind, ch, len);
@@ -410,6 +438,10 @@ static void add_text(struct mw_vstate *st, int kind, const xmlChar *ch, int len)
       }
       return;
   }
+  /* MODE_GATHER. The validator keeps the first chunk of a text node as it
+   * comes (xmlStrndup) and appends every later one (xmlStrncat): the first
+   * went straight through, the rest is gathered and appended once, when
+   * the text node ends. A short leaf (one chunk) is never copied. */
   if (st->text_len + (size_t)len + 1 > st->text_cap) {
     size_t ncap = st->text_cap ? st->text_cap : 4096;
     while (ncap < st->text_len + (size_t)len + 1) ncap *= 2;
@@ -718,7 +750,15 @@ static void check_id_content(struct mw_vstate *st) {
       return;
     t = t->contentTypeDef;
   }
-  int k = id_kind(t);
+  size_t h = (size_t)(((uint64_t)(uintptr_t)t * 0x9E3779B97F4A7C15u) >> 56);
+  int k;
+  if (st->kinds[h].type == t) {
+    k = st->kinds[h].kind;
+  } else {
+    k = id_kind(t);
+    st->kinds[h].type = t;
+    st->kinds[h].kind = k;
+  }
   if (k == ID_NONE) return;
   const xmlChar *v = in->value ? in->value : (const xmlChar *)"";
   id_value(st, k, v, (size_t)xmlStrlen(v), 1);
@@ -760,6 +800,38 @@ static int name_too_long(struct mw_vstate *st, const xmlChar *s) {
   return s != NULL && (long)strlen((const char *)s) > st->limits.max_name;
 }
 
+/* markup_too_long refuses a start tag whose names or attribute values
+ * exceed the limits, and says so. Kept out of w_start (the common path). */
+static __attribute__((noinline)) int markup_too_long(struct mw_vstate *st,
+                                                     const xmlChar *localname,
+                                                     const xmlChar *prefix,
+                                                     int nb_attributes,
+                                                     const xmlChar **attributes) {
+  char msg[256];
+  if (name_too_long(st, localname) || name_too_long(st, prefix)) {
+    snprintf(msg, sizeof msg, "element name longer than %ld bytes refused (the limit on names)",
+             st->limits.max_name);
+    refuse(st, XML_ERR_NAME_TOO_LONG, msg);
+    return 1;
+  }
+  for (int i = 0, j = 0; i < nb_attributes; i++, j += 5) {
+    if (name_too_long(st, attributes[j]) || name_too_long(st, attributes[j + 1])) {
+      snprintf(msg, sizeof msg, "attribute name longer than %ld bytes refused (the limit on names)",
+               st->limits.max_name);
+      refuse(st, XML_ERR_NAME_TOO_LONG, msg);
+      return 1;
+    }
+    if (attributes[j + 4] - attributes[j + 3] > st->limits.max_text) {
+      snprintf(msg, sizeof msg,
+               "attribute value longer than %ld bytes refused (the limit on text nodes)",
+               st->limits.max_text);
+      refuse(st, MW_ERR_LIMIT, msg);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 static void w_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
                     const xmlChar *URI, int nb_namespaces,
                     const xmlChar **namespaces, int nb_attributes,
@@ -782,30 +854,8 @@ static void w_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
   f->local = localname;
   current_pos(st, &f->line, &f->col);
 
-  char msg[256];
-  if (!st->check_markup) goto validate;
-  if (name_too_long(st, localname) || name_too_long(st, prefix)) {
-    snprintf(msg, sizeof msg, "element name longer than %ld bytes refused (the limit on names)",
-             st->limits.max_name);
-    refuse(st, XML_ERR_NAME_TOO_LONG, msg);
+  if (st->check_markup && markup_too_long(st, localname, prefix, nb_attributes, attributes))
     return;
-  }
-  for (int i = 0, j = 0; i < nb_attributes; i++, j += 5) {
-    if (name_too_long(st, attributes[j]) || name_too_long(st, attributes[j + 1])) {
-      snprintf(msg, sizeof msg, "attribute name longer than %ld bytes refused (the limit on names)",
-               st->limits.max_name);
-      refuse(st, XML_ERR_NAME_TOO_LONG, msg);
-      return;
-    }
-    if (attributes[j + 4] - attributes[j + 3] > st->limits.max_text) {
-      snprintf(msg, sizeof msg,
-               "attribute value longer than %ld bytes refused (the limit on text nodes)",
-               st->limits.max_text);
-      refuse(st, MW_ERR_LIMIT, msg);
-      return;
-    }
-  }
-validate:
   /* Attributes defaulted from the internal DTD subset come last; a tree
    * built by xmllint (without --dtdattr) does not have them, so neither
    * does the validator. */
@@ -870,6 +920,7 @@ static int plug(struct mw_vstate *st) {
       p->sax->cdataBlock == NULL)
     return -1;
   xmlSAXHandlerPtr sax = p->sax;
+  st->pctxt = p;
   st->plug = p->userData;
   st->orig_start = sax->startElementNs;
   st->orig_end = sax->endElementNs;

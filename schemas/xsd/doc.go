@@ -35,11 +35,13 @@
 //     of the document. The types are those the validator itself assigned
 //     (read from libxml2 2.9.14's private structures, libxml2_private.h), so
 //     xsi:type, substitution groups and wildcards count as they validate.
-//   - one hand-over per text node: the validator appends every chunk the
-//     parser delivers to the value so far with xmlStrncat, which measures
-//     the value each time, so a text node cost O(n²) (16 MiB: 1 s, 32 MiB:
-//     100 s). Text is now gathered and handed over once where the validator
-//     keeps it (simple content), passed through where it does not (mixed
+//   - at most two hand-overs per text node: the validator appends every
+//     chunk the parser delivers to the value so far with xmlStrncat, which
+//     measures the value each time, so a text node cost O(n²) (16 MiB: 1 s,
+//     32 MiB: 100 s). The first chunk of a text node goes through as it
+//     comes (a short leaf is one chunk, and is never copied); the rest is
+//     gathered and handed over once where the validator keeps it (simple
+//     content), passed through where it does not (mixed
 //     content), and cut after its first offending chunk where text is an
 //     error (element-only or empty content): time is linear, and such a text
 //     node gives one error, not one per 4 KB.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -326,19 +327,21 @@ func ParseActor(s string) (Actor, error) {
 type CorrelationKey struct{ s string }
 
 var (
-	traegerRe     = regexp.MustCompile(`^[0-9]{1,12}$`)
-	massnahmeRe   = regexp.MustCompile(`^[0-9][0-9/]{0,39}$`)
-	monthRe       = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
-	correlationRe = regexp.MustCompile(`^(xsozial traeger=[0-9]{1,12} month=[0-9]{4}-(0[1-9]|1[0-2])( test)?|emaw massnahme=[0-9][0-9/]{0,39}( participant=ps1-[0-9a-f]{32})?)$`)
+	traegerRe     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,12}$`) })
+	massnahmeRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9][0-9/]{0,39}$`) })
+	monthRe       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`) })
+	correlationRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(xsozial traeger=[0-9]{1,12} month=[0-9]{4}-(0[1-9]|1[0-2])( test)?|emaw massnahme=[0-9][0-9/]{0,39}( participant=ps1-[0-9a-f]{32})?)$`)
+	})
 )
 
 // XSozialKey is the correlation key of one XSozial delivery: the
 // Trägernummer (digits) and the reporting month "YYYY-MM".
 func XSozialKey(traegernummer, month string) (CorrelationKey, error) {
-	if !traegerRe.MatchString(traegernummer) {
+	if !traegerRe().MatchString(traegernummer) {
 		return CorrelationKey{}, &FieldError{Field: "Trägernummer", Expected: "1 to 12 digits"}
 	}
-	if !monthRe.MatchString(month) {
+	if !monthRe().MatchString(month) {
 		return CorrelationKey{}, &FieldError{Field: "month", Expected: "YYYY-MM"}
 	}
 	return CorrelationKey{"xsozial traeger=" + traegernummer + " month=" + month}, nil
@@ -360,7 +363,7 @@ func XSozialTestKey(traegernummer, month string) (CorrelationKey, error) {
 // pseudonym (see Pseudonymizer). A zero Pseudonym gives a key for the
 // measure alone.
 func EmawKey(massnahmeschluessel string, participant Pseudonym) (CorrelationKey, error) {
-	if !massnahmeRe.MatchString(massnahmeschluessel) {
+	if !massnahmeRe().MatchString(massnahmeschluessel) {
 		return CorrelationKey{}, &FieldError{Field: "Maßnahmeschlüssel", Expected: `digits and "/", at most 40`}
 	}
 	s := "emaw massnahme=" + massnahmeschluessel
@@ -372,7 +375,7 @@ func EmawKey(massnahmeschluessel string, participant Pseudonym) (CorrelationKey,
 
 // ParseCorrelationKey parses the String form of a key; "" is the zero key.
 func ParseCorrelationKey(s string) (CorrelationKey, error) {
-	if s != "" && !correlationRe.MatchString(s) {
+	if s != "" && !correlationRe().MatchString(s) {
 		return CorrelationKey{}, &FieldError{Field: "Correlation", Expected: `"xsozial traeger=N month=YYYY-MM[ test]" or "emaw massnahme=N[ participant=ps1-HEX]"`}
 	}
 	return CorrelationKey{s}, nil

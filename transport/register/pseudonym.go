@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"meldeweg.dev/meldeweg/transport/register/internal/keyfile"
 )
@@ -16,7 +17,7 @@ import (
 // differs between instances. Build it with Pseudonymizer.Participant.
 type Pseudonym struct{ s string }
 
-var pseudonymRe = regexp.MustCompile(`^ps1-[0-9a-f]{32}$`)
+var pseudonymRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ps1-[0-9a-f]{32}$`) })
 
 // String is "ps1-" and 32 hex digits (128 bits of the HMAC).
 func (p Pseudonym) String() string { return p.s }

@@ -183,7 +183,9 @@ const DefaultMaxBytes = 2 << 30
 
 // FileNamePattern is the file name convention RTX checks:
 // XSOZIAL_<Trägernummer>_<YYYY-MM>_<T|P>.xml (a Meldeweg assumption).
-var FileNamePattern = regexp.MustCompile(`^XSOZIAL_([0-9]{5})_([0-9]{4}-[0-9]{2})_([TP])\.xml$`)
+var FileNamePattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^XSOZIAL_([0-9]{5})_([0-9]{4}-[0-9]{2})_([TP])\.xml$`)
+})
 
 // FileName returns the conventional file name for a delivery.
 func FileName(traeger string, month schemas.Month, test bool) string {
@@ -407,14 +409,14 @@ var nsPrefix = "{" + xsozial.Namespace + "}"
 
 // quoted matches the value in libxml2's messages about a value.
 var (
-	valueRE = regexp.MustCompile(`(The value |': )'[^']*'`)
+	valueRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(The value |': )'[^']*'`) })
 )
 
 func (c *run) vtxProblem(p xsd.Problem) {
 	module, merkmal := xsozial.ElemMerkmal(p.Path)
 	msg := strings.ReplaceAll(p.Message, nsPrefix, "")
 	if personalPath(p.Path) {
-		msg = valueRE.ReplaceAllString(msg, "${1}(value withheld: personal data)")
+		msg = valueRE().ReplaceAllString(msg, "${1}(value withheld: personal data)")
 	}
 	sev := Fehler
 	if p.Warning {

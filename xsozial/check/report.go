@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 )
 
@@ -119,17 +120,19 @@ func orDash(s string) string {
 	return s
 }
 
-var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"statusDE": func(s Status) string {
-		switch s {
-		case StatusPassed:
-			return "bestanden"
-		case StatusFailed:
-			return "nicht bestanden"
-		}
-		return "nicht vollständig durchgeführt"
-	},
-}).Parse(`<!DOCTYPE html>
+// htmlTmpl is parsed at first use, not at start-up.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"statusDE": func(s Status) string {
+			switch s {
+			case StatusPassed:
+				return "bestanden"
+			case StatusFailed:
+				return "nicht bestanden"
+			}
+			return "nicht vollständig durchgeführt"
+		},
+	}).Parse(`<!DOCTYPE html>
 <html lang="de">
 <head>
 <meta charset="utf-8">
@@ -174,11 +177,12 @@ td.num { text-align: right; }
 </body>
 </html>
 `))
+})
 
 // WriteHTML writes the report as a self-contained HTML page for a
 // Sachbearbeiter (German labels).
 func (r *Report) WriteHTML(w io.Writer) error {
-	return htmlTmpl.Execute(w, map[string]any{
+	return htmlTmpl().Execute(w, map[string]any{
 		"R":       r,
 		"Figures": r.figureRows(),
 		"Meaning": map[Stage]string{

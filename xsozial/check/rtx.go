@@ -104,7 +104,7 @@ func (s *rtxState) fileName(k *xsozial.Record) {
 		return
 	}
 	base := filepath.Base(s.name)
-	m := FileNamePattern.FindStringSubmatch(base)
+	m := FileNamePattern().FindStringSubmatch(base)
 	if m == nil {
 		s.find("RTX_0030", "K", "", 0, "Dateiname "+base)
 		return

@@ -197,7 +197,7 @@ const (
 	CatalogFile = "schluesselkatalog.xml"
 )
 
-var ruleID = regexp.MustCompile(`^R([0-9]{1,2})_([0-9]{4})$`)
+var ruleID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^R([0-9]{1,2})_([0-9]{4})$`) })
 
 // ruleColumns are the columns of a rule table, in order.
 const ruleColumns = "id;schwere;modul;merkmal;gueltig_ab;grenze;text"
@@ -233,7 +233,7 @@ func ParseRules(data []byte) ([]Rule, error) {
 		if rec[0] == "id" {
 			continue
 		}
-		m := ruleID.FindStringSubmatch(rec[0])
+		m := ruleID().FindStringSubmatch(rec[0])
 		if m == nil {
 			return nil, fmt.Errorf("line %d: rule id %q: expected R<Modul>_<nnnn>, e.g. R13_0030", line, rec[0])
 		}
