@@ -212,11 +212,11 @@ func (g *generation) jobNames() []string {
 }
 
 // runOutbox is the outbox with the run's logger, so that what a delivery
-// waits for is logged with the run ID.
+// waits for is logged with the run ID. It keeps the outbox's own clock:
+// claims and retry times are judged against the register's.
 func (g *generation) runOutbox(run scheduler.Run) *outbox.Outbox {
 	ob := *g.ob
 	ob.Logger = run.Log
-	ob.Now = g.now
 	return &ob
 }
 
