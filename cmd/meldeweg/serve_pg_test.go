@@ -42,7 +42,7 @@ func TestServeInstancesOnPostgreSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ba := startBA(t, bacheck.Config{}, basim.Faults{Slow: 700 * time.Millisecond})
+	ba := startBA(t, bacheck.Config{}, basim.Faults{Slow: 2 * time.Second})
 	month := schemas.MonthOf(time.Now().In(berlinZone(t))).AddMonths(-1)
 	src := filepath.Join(ba.dir, "src")
 	var out, errb bytes.Buffer
@@ -84,12 +84,13 @@ func TestServeInstancesOnPostgreSQL(t *testing.T) {
 			}
 			p.mu.Unlock()
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	if holder == nil {
 		t.Fatal("no instance started the monthly run within 90s")
 	}
-	time.Sleep(1500 * time.Millisecond) // into the slow upload
+	// At once: the run is recorded as started, and the slow BA keeps it
+	// from finishing before the kill.
 	if err := holder.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
