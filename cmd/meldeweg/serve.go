@@ -144,6 +144,7 @@ func runServe(e *env, o *serveOptions, args []string) int {
 			return map[register.Channel]int{register.ChannelEmaw: int(cur.Load().overdue.Load())}, nil
 		},
 	})
+	gen.observeStep = metrics.ObserveStep
 	checks := []service.Check{
 		{Name: "register", Run: func(ctx context.Context) error {
 			_, err := ob.Store.List(ctx, register.ListParams{Limit: 1})
@@ -221,6 +222,7 @@ func runServe(e *env, o *serveOptions, args []string) int {
 				}
 				log.Info("configuration reloaded; switching once running jobs stopped", "jobs", next.jobNames())
 				stop()
+				next.observeStep = metrics.ObserveStep
 				gen = next
 				cur.Store(gen)
 				continue

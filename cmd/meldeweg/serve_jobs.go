@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"regexp"
@@ -45,6 +46,22 @@ type generation struct {
 	// overdue is the number of overdue eM@w deadlines the last daily
 	// check found (a metric).
 	overdue atomic.Int64
+	// observeStep, if set, is told how long each step of a delivery took
+	// (the step-duration metric).
+	observeStep func(ch register.Channel, step string, d time.Duration)
+}
+
+// stepTimer is the monthly flow's Progress hook that times each step
+// ("build", "check", "seal", "send", "await") for the step-duration metric.
+func (g *generation) stepTimer(ch register.Channel) monthly.Progress {
+	if g.observeStep == nil {
+		return nil
+	}
+	return func(step string, total int64) (io.Writer, func()) {
+		name, _, _ := strings.Cut(step, " ")
+		start := time.Now()
+		return io.Discard, func() { g.observeStep(ch, name, time.Since(start)) }
+	}
 }
 
 type watchedCert struct {
@@ -240,6 +257,7 @@ func (g *generation) runMonthly(ctx context.Context, run scheduler.Run) error {
 		Software: "meldeweg", SoftwareVersion: version, Now: g.now,
 		FeedbackWait: g.cfg.Service.AttemptTimeout,
 		Notice:       func(s string) { log.Info(s) },
+		Progress:     g.stepTimer(register.ChannelXSozial),
 	})
 	if ctx.Err() != nil {
 		return ctx.Err() // stopped by the service: the run stays open and resumes

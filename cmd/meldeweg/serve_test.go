@@ -253,6 +253,14 @@ func TestServe(t *testing.T) {
 	if code != 200 || !strings.Contains(body, want) {
 		t.Errorf("/metrics: %d, no %s in\n%.2000s", code, want, body)
 	}
+	// The delivery's steps were timed, and the outbox is read from the register.
+	for _, want := range []string{`meldeweg_step_duration_seconds_count{channel="xsozial",step="build"} `,
+		`meldeweg_step_duration_seconds_count{channel="xsozial",step="seal"} `,
+		`meldeweg_outbox_messages{channel="xsozial",state="acknowledged"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics: no %s in\n%.3000s", want, body)
+		}
+	}
 
 	// A bad configuration is refused; the old one keeps running.
 	if err := os.WriteFile(config, []byte(strings.Replace(good, `"grace_period": "10s"`, `"grace_period": "soon"`, 1)), 0o600); err != nil {
