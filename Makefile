@@ -85,6 +85,29 @@ demo: build
 	mw --tenant kreis-a send $(DEMO)/emaw/upload.zip --channel emaw --message-id demo-kreis-a-1 $$T
 	mw --tenant kreis-a keys list --config $(DEMO)/tenants.json
 	mw --tenant kreis-a register verify --config $(DEMO)/tenants.json
+	echo
+	echo "== 8. The service: meldeweg serve runs the jobs on their schedules (here every 2 seconds) until SIGTERM"
+	printf '%s\n' '{"traeger": "$(TRAEGER)", "xsozial_source": "src", "work_dir": "out",' \
+	  ' "service": {"health_listen": "127.0.0.1:0", "grace_period": "10s",' \
+	  '  "jobs": {"xsozial_monthly": {"schedule": "@every 2s"}, "emaw": {"schedule": "@every 2s"}, "daily_checks": {"disabled": true}}}}' > $(DEMO)/serve.json
+	cat $(DEMO)/serve.json
+	echo "\$$ meldeweg serve --config $(DEMO)/serve.json $$BA   (logs in $(DEMO)/serve.log)" >&2
+	./$(BIN) serve --config $(DEMO)/serve.json $$BA 2> $(DEMO)/serve.log &
+	SERVE=$$!
+	for i in $$(seq 100); do grep -q '"run finished".*"job":"emaw-exchange"' $(DEMO)/serve.log 2>/dev/null && grep -q '"run finished".*"job":"xsozial-monthly' $(DEMO)/serve.log && break; sleep 0.1; done
+	HEALTH=$$(sed -n 's/.*"health":"\([^"]*\)".*/\1/p' $(DEMO)/serve.log | head -1)
+	echo "health listener at $$HEALTH"
+	if command -v curl >/dev/null 2>&1; then
+	  curl -s "http://$$HEALTH/readyz"; echo
+	  curl -s "http://$$HEALTH/metrics" | grep -E '^meldeweg_(job_runs_total|outbox_messages\{channel="xsozial",state="acknowledged"\})' || true
+	else
+	  echo "(curl is not installed: see http://$$HEALTH/readyz and /metrics)"
+	fi
+	grep '"run finished"' $(DEMO)/serve.log | head -4
+	kill -TERM $$SERVE
+	wait $$SERVE
+	echo "serve stopped cleanly (exit 0)"
+	mw status --register $(DEMO)/register.db --pki $(DEMO)/pki || [ $$? -eq 1 ]
 
 # demo-console runs the demo, then serves the web console on its register
 # (with the simulator on loopback again) until interrupted (Ctrl-C). It
