@@ -13,11 +13,11 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files and script expectations")
 
 func TestMain(m *testing.M) {
-	code := testscript.RunMain(m, map[string]func() int{
+	// RunMain runs the tests, or a script's "meldeweg" command, and ends
+	// the process itself: nothing after it runs.
+	os.Exit(testscript.RunMain(m, map[string]func() int{
 		"meldeweg": func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) },
-	})
-	stopPostgres()
-	os.Exit(code)
+	}))
 }
 
 // TestScripts runs the CLI scripts in testdata/script: each runs the real

@@ -20,19 +20,12 @@ import (
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 )
 
-var (
-	pgServer *pgtest.Server
-	pgErr    error
-)
+// pg is the PostgreSQL server of this package's tests, started on first use.
+var pg pgtest.Shared
 
 func TestMain(m *testing.M) {
-	pgServer, pgErr = pgtest.Start()
 	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
+	pg.Stop()
 	os.Exit(code)
 }
 
@@ -48,20 +41,7 @@ type target struct {
 	dump string
 }
 
-func pgDSN(t *testing.T) string {
-	t.Helper()
-	if errors.Is(pgErr, pgtest.ErrNoBinaries) {
-		t.Skip(pgErr)
-	}
-	if pgErr != nil {
-		t.Fatalf("starting PostgreSQL: %v", pgErr)
-	}
-	dsn, err := pgServer.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
-}
+func pgDSN(t *testing.T) string { return pg.NewDB(t) }
 
 func targets() []target {
 	return []target{

@@ -20,19 +20,12 @@ import (
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 )
 
-var (
-	pgServer *pgtest.Server
-	pgErr    error
-)
+// pg is the PostgreSQL server of this package's tests, started on first use.
+var pg pgtest.Shared
 
 func TestMain(m *testing.M) {
-	pgServer, pgErr = pgtest.Start()
 	code := m.Run()
-	if pgServer != nil {
-		if err := pgServer.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
+	pg.Stop()
 	os.Exit(code)
 }
 
@@ -86,17 +79,8 @@ func backends() []backend {
 		{
 			name: "postgres",
 			open: func(t *testing.T) (register.Store, func(...string)) {
-				if errors.Is(pgErr, pgtest.ErrNoBinaries) {
-					t.Skip(pgErr)
-				}
-				if pgErr != nil {
-					t.Fatalf("starting PostgreSQL: %v", pgErr)
-				}
 				ctx := context.Background()
-				dsn, err := pgServer.NewDatabase(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
+				dsn := pg.NewDB(t)
 				s, err := pgstore.Open(ctx, dsn, pgstore.Options{})
 				if err != nil {
 					t.Fatal(err)

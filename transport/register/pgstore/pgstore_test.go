@@ -20,38 +20,18 @@ import (
 	"meldeweg.dev/meldeweg/transport/register/sqlitestore"
 )
 
-var (
-	server   *pgtest.Server
-	startErr error
-)
+// pg is the PostgreSQL server of this package's tests, started on first use.
+var pg pgtest.Shared
 
 func TestMain(m *testing.M) {
-	server, startErr = pgtest.Start()
 	code := m.Run()
-	if server != nil {
-		if err := server.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-	}
+	pg.Stop()
 	os.Exit(code)
 }
 
 // newDB returns the DSN of a fresh database; it skips the test only when
 // the server binaries are absent.
-func newDB(t *testing.T) string {
-	t.Helper()
-	if errors.Is(startErr, pgtest.ErrNoBinaries) {
-		t.Skip(startErr)
-	}
-	if startErr != nil {
-		t.Fatalf("starting PostgreSQL: %v", startErr)
-	}
-	dsn, err := server.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
-}
+func newDB(t *testing.T) string { return pg.NewDB(t) }
 
 func openDSN(t *testing.T, dsn string, clock register.Clock) *pgstore.Store {
 	t.Helper()

@@ -19,8 +19,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -161,3 +163,72 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) remove() { os.RemoveAll(s.dir) }
+
+// Shared is one server for a test package, started by the first test that
+// asks for a database and stopped by the package's TestMain:
+//
+//	var pg pgtest.Shared
+//
+//	func TestMain(m *testing.M) { code := m.Run(); pg.Stop(); os.Exit(code) }
+//
+// A package whose tests never ask starts no server.
+type Shared struct {
+	once   sync.Once
+	server *Server
+	err    error
+}
+
+// NewDB returns the URL of a fresh database on the shared server. It skips
+// the test when the PostgreSQL binaries are not installed and fails it when
+// the server cannot start.
+func (sh *Shared) NewDB(t testing.TB) string {
+	t.Helper()
+	sh.once.Do(func() { sh.server, sh.err = Start() })
+	if errors.Is(sh.err, ErrNoBinaries) {
+		t.Skip(sh.err)
+	}
+	if sh.err != nil {
+		t.Fatalf("starting PostgreSQL: %v", sh.err)
+	}
+	dsn, err := sh.server.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
+// Stop stops the shared server if it was started; an error is printed to
+// standard error, since TestMain has no test to fail.
+func (sh *Shared) Stop() {
+	if sh.server == nil {
+		return
+	}
+	if err := sh.server.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+}
+
+// NewTestDB starts a server for test t alone and returns the URL of a
+// database on it; t's cleanup stops the server. Use it where no TestMain
+// can stop a Shared server: testscript.RunMain, for one, always ends the
+// process itself. It skips t when the binaries are not installed.
+func NewTestDB(t testing.TB) string {
+	t.Helper()
+	s, err := Start()
+	if errors.Is(err, ErrNoBinaries) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("starting PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("stopping PostgreSQL: %v", err)
+		}
+	})
+	dsn, err := s.NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
